@@ -1,0 +1,35 @@
+// `fnshift status`: the route table as the admin API reports it, as a readable table or --json.
+import { type AdminTarget, callAdmin } from '../client.ts';
+
+type RouteRow = Record<string, unknown> & { name: string; function: string; weight: number };
+
+export function formatTable(rows: ReadonlyArray<Record<string, string>>, columns: readonly string[]): string {
+  const widths = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => cell.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [
+    line(columns.map((c) => c.toUpperCase())),
+    ...rows.map((r) => line(columns.map((c) => r[c] ?? ''))),
+  ].join('\n');
+}
+
+export async function statusCommand(
+  target: AdminTarget,
+  isJson: boolean,
+  out: (line: string) => void,
+): Promise<void> {
+  const body = (await callAdmin(target, 'GET', '/routes')) as { routes: RouteRow[] };
+  if (isJson) return out(JSON.stringify(body, null, 2));
+  const rows = body.routes.map((r) => ({
+    route: r.name,
+    function: r.function,
+    weight: `${r.weight}%`,
+    source: String(r.weightSource ?? 'config'),
+    breaker: String(r.breaker ?? ''),
+    rollout: r.rollout ? String((r.rollout as { state?: string }).state ?? '') : '-',
+  }));
+  out(formatTable(rows, ['route', 'function', 'weight', 'source', 'breaker', 'rollout']));
+}

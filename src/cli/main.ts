@@ -1,0 +1,98 @@
+// The `fnshift` command line: parse, dispatch to a command, map failures to exit codes (0 ok, 1 failure, 2 usage).
+import { Command, CommanderError } from 'commander';
+import { adminTarget, CliError } from './client.ts';
+import { statusCommand } from './commands/status.ts';
+import { validateCommand } from './commands/validate.ts';
+import { weightCommand } from './commands/weight.ts';
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+type AdminFlags = { admin?: string; token?: string };
+
+function withAdminFlags(command: Command): Command {
+  return command
+    .option('--admin <url>', 'admin API URL (env FNSHIFT_ADMIN_URL)', undefined)
+    .option('--token <token>', 'bearer token for changes (env FNSHIFT_ADMIN_TOKEN)', undefined);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('fnshift')
+    .description('Shift a legacy app’s HTTP routes onto cloud functions, by weight, user by user.')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ outputError: (text, write) => write(text) });
+
+  program
+    .command('run')
+    .description('run the sidecar proxy')
+    .requiredOption('-c, --config <file>', 'fnshift.yaml')
+    .action(async (flags: { config: string }) => {
+      const { run } = await import('../main.ts');
+      await run({ configFile: flags.config });
+    });
+
+  program
+    .command('validate')
+    .description('check a config file; exit 2 listing every problem')
+    .requiredOption('-c, --config <file>', 'fnshift.yaml')
+    .action((flags: { config: string }) => validateCommand(flags.config, out));
+
+  withAdminFlags(program.command('status').description('show routes, weights and breakers'))
+    .option('--json', 'print the admin API’s JSON')
+    .action((flags: AdminFlags & { json?: boolean }) =>
+      statusCommand(adminTarget(flags), Boolean(flags.json), out),
+    );
+
+  withAdminFlags(program.command('weight').description('set a route’s weight on one fnshift process'))
+    .argument('<route>', 'route name')
+    .argument('<percent>', 'weight, 0–100')
+    .action((route: string, percent: string, flags: AdminFlags) =>
+      weightCommand(adminTarget(flags), route, percent, out),
+    );
+
+  program
+    .command('demo')
+    .description('start a legacy app, local functions and fnshift in front, and print what to try')
+    .option('--port <port>', 'fnshift data port', '8080')
+    .action(async (flags: { port: string }) => {
+      const { demoCommand } = await import('./commands/demo.ts');
+      await demoCommand({ port: Number(flags.port) }, out);
+    });
+
+  const functions = program.command('functions').description('the local function host');
+  functions
+    .command('serve')
+    .description('serve DIR/<name>.{ts,js,mjs} handlers (Lambda / Function Compute event shape) over HTTP')
+    .argument('<dir>', 'directory of handler modules')
+    .option('--listen <host:port>', 'address to listen on', '127.0.0.1:9000')
+    .action(async (dir: string, flags: { listen: string }) => {
+      const { functionsServeCommand } = await import('./commands/functions.ts');
+      await functionsServeCommand(dir, flags.listen, out);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof CliError) {
+      process.stderr.write(`fnshift: ${error.message}\n`);
+      return error.exitCode;
+    }
+    const code = (error as { code?: string }).code;
+    process.stderr.write(`fnshift: ${(error as Error).message ?? String(error)}\n`);
+    return code === 'FNSHIFT_CONFIG_INVALID' ? 2 : 1;
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(process.argv.slice(2));
+  // Long-running commands (run, demo, functions serve) keep the process alive themselves.
+  if (code !== 0) process.exit(code);
+}

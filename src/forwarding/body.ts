@@ -1,0 +1,128 @@
+// Request bodies toward an upstream: streamed with a byte cap and an idle deadline, or buffered whole
+// (under the fallback cap) so an idempotent request can be replayed on legacy.
+import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
+import { FnshiftError } from '../errors.ts';
+
+export function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return req.headers['transfer-encoding'] !== undefined;
+}
+
+export type BodyLimits = { maxBodyBytes: number; bodyIdleTimeoutMs: number };
+
+function overCap(maxBodyBytes: number): FnshiftError {
+  return new FnshiftError('FNSHIFT_BODY_TOO_LARGE', `body exceeds ${maxBodyBytes} bytes`);
+}
+
+function idleTimeout(ms: number): FnshiftError {
+  return new FnshiftError('FNSHIFT_REQUEST_TIMEOUT', `no body bytes for ${ms} ms`);
+}
+
+/**
+ * A pull-based view of the client's body. `hasStarted` stays false until an upstream reads from it,
+ * which is the proof that nothing of the body left fnshift.
+ */
+export class BodySource extends Readable {
+  hasStarted = false;
+  readonly #req: IncomingMessage;
+  readonly #limits: BodyLimits;
+  #bytes = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(req: IncomingMessage, limits: BodyLimits) {
+    super({ highWaterMark: 64 * 1024 });
+    this.#req = req;
+    this.#limits = limits;
+  }
+
+  override _read(): void {
+    if (!this.hasStarted) {
+      this.hasStarted = true;
+      this.#req.on('data', this.#onData);
+      this.#req.once('end', this.#onEnd);
+      this.#req.once('error', this.#onError);
+      this.#req.once('aborted', this.#onAborted);
+      if (this.#req.readableEnded) this.#onEnd();
+    }
+    this.#armTimer();
+    this.#req.resume();
+  }
+
+  #armTimer(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => this.destroy(idleTimeout(this.#limits.bodyIdleTimeoutMs)),
+      this.#limits.bodyIdleTimeoutMs,
+    );
+    this.#timer.unref();
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.#bytes += chunk.length;
+    if (this.#bytes > this.#limits.maxBodyBytes) {
+      this.destroy(overCap(this.#limits.maxBodyBytes));
+      return;
+    }
+    this.#armTimer();
+    if (!this.push(chunk)) this.#req.pause();
+  };
+
+  #onEnd = (): void => {
+    clearTimeout(this.#timer);
+    this.push(null);
+  };
+
+  #onError = (error: Error): void => {
+    this.destroy(error);
+  };
+
+  #onAborted = (): void => {
+    this.destroy(new FnshiftError('FNSHIFT_BAD_REQUEST', 'client aborted the upload'));
+  };
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    clearTimeout(this.#timer);
+    this.#req.off('data', this.#onData);
+    this.#req.off('end', this.#onEnd);
+    this.#req.off('error', this.#onError);
+    this.#req.off('aborted', this.#onAborted);
+    callback(error);
+  }
+}
+
+/** Reads the whole body into memory; callers only do this under the fallback buffer cap. */
+export function bufferBody(req: IncomingMessage, limits: BodyLimits, capBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    let timer = setTimeout(onIdle, limits.bodyIdleTimeoutMs);
+    function onIdle() {
+      finish(idleTimeout(limits.bodyIdleTimeoutMs));
+    }
+    function onData(chunk: Buffer) {
+      bytes += chunk.length;
+      if (bytes > capBytes) return finish(overCap(capBytes));
+      chunks.push(chunk);
+      clearTimeout(timer);
+      timer = setTimeout(onIdle, limits.bodyIdleTimeoutMs);
+    }
+    function onEnd() {
+      finish(undefined, Buffer.concat(chunks, bytes));
+    }
+    function onError(error: Error) {
+      finish(new FnshiftError('FNSHIFT_BAD_REQUEST', 'client aborted the upload', { cause: error }));
+    }
+    function onClose() {
+      if (!req.complete) finish(new FnshiftError('FNSHIFT_BAD_REQUEST', 'client aborted the upload'));
+    }
+    function finish(error?: FnshiftError, body?: Buffer) {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onError).off('close', onClose);
+      if (error) reject(error);
+      else resolve(body!);
+    }
+    req.on('data', onData).once('end', onEnd).once('error', onError).once('close', onClose);
+  });
+}

@@ -1,0 +1,70 @@
+// The data-plane listener: Node's strict parser with every limit set explicitly (Node's own defaults are
+// unlimited or 300 s), and parse errors answered as problem+json before the socket is closed.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { LimitsConfig } from '../config/schema.ts';
+import { FnshiftError, problemBody } from '../errors.ts';
+
+export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+
+function clientErrorStatus(code: string | undefined): FnshiftError {
+  if (code === 'HPE_HEADER_OVERFLOW')
+    return new FnshiftError('FNSHIFT_HEADERS_TOO_LARGE', 'request headers exceed the limits');
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new FnshiftError('FNSHIFT_REQUEST_TIMEOUT');
+  return new FnshiftError('FNSHIFT_BAD_REQUEST', 'malformed HTTP request', {
+    details: code ? { parser: code } : {},
+  });
+}
+
+export function onClientError(error: Error & { code?: string; bytesParsed?: number }, socket: Duplex): void {
+  if (error.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const problem = clientErrorStatus(error.code);
+  const body = problemBody(problem);
+  socket.end(
+    `HTTP/1.1 ${problem.status} ${problem.message}\r\nconnection: close\r\ncontent-type: application/problem+json\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}
+
+export function createListener(
+  limits: LimitsConfig,
+  handler: RequestHandler,
+  onBug: (error: unknown) => void = () => {},
+): Server {
+  const server = createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      connectionsCheckingInterval: limits.connectionsCheckIntervalMs,
+      requireHostHeader: true,
+      joinDuplicateHeaders: false,
+      insecureHTTPParser: false,
+    },
+    (req, res) => {
+      // The handler resolves on every path; a throw here is a bug, reported as a 500 rather than a crash.
+      const done = handler(req, res);
+      if (done) done.catch((error: unknown) => onHandlerBug(res, error, onBug));
+    },
+  );
+  // One more than the limit so the guard sees the overflow and answers 431 instead of Node dropping fields.
+  server.maxHeadersCount = limits.maxHeaderCount + 1;
+  server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
+  server.maxConnections = limits.maxConnections;
+  server.on('clientError', onClientError);
+  return server;
+}
+
+function onHandlerBug(res: ServerResponse, error: unknown, onBug: (error: unknown) => void): void {
+  onBug(error);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = problemBody(new FnshiftError('FNSHIFT_INTERNAL', 'internal error', { cause: error }));
+  res.writeHead(500, { 'content-type': 'application/problem+json', connection: 'close' }).end(body);
+}

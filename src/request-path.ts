@@ -1,0 +1,265 @@
+// The data plane in order — guard → match → decide → forward (with fallback) → respond. This is the
+// one place where the order of the stages is written.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { RouteConfig } from './config/schema.ts';
+import type { Snapshot } from './config/snapshot.ts';
+import { FnshiftError } from './errors.ts';
+import { BodySource, bufferBody, hasBody } from './forwarding/body.ts';
+import { canReplay, fallbackReason, isIdempotent, toUpstreamError } from './forwarding/fallback.ts';
+import { type AttemptRequest, type AttemptResult, attempt } from './forwarding/forward.ts';
+import { guard } from './forwarding/guard.ts';
+import { requestHeaders } from './forwarding/headers.ts';
+import { FALLBACK_HEADER, ROUTE_HEADER, sendProblem, TARGET_HEADER } from './forwarding/respond.ts';
+import type { Upstream } from './forwarding/upstreams.ts';
+import { type Decision, decide, FORCE_HEADER, type Target } from './routing/decide.ts';
+import { type CompiledRoute, rewritePath } from './routing/match.ts';
+import { readStickyKey } from './routing/sticky.ts';
+import { publishRequest, type RequestEvent } from './telemetry/events.ts';
+
+/** How function calls pass through the breakers; the resilience layer provides it. */
+export type FunctionGate = {
+  isOpen(functionName: string): boolean;
+  call(functionName: string, run: () => Promise<AttemptResult>): Promise<AttemptResult>;
+};
+
+export const openGate: FunctionGate = {
+  isOpen: () => false,
+  call: (_name, run) => run(),
+};
+
+export type RequestPathOptions = {
+  snapshot: () => Snapshot;
+  gate?: FunctionGate;
+  /** Inject trace context; returns the headers to send and a callback to end the span. */
+  proto?: string;
+};
+
+type Exchange = {
+  req: IncomingMessage;
+  res: ServerResponse;
+  snap: Snapshot;
+  startMs: number;
+  event: RequestEvent;
+};
+
+function finish(ex: Exchange, statusCode: number, errorCode?: string): void {
+  ex.event.statusCode = statusCode;
+  ex.event.errorCode = errorCode;
+  ex.event.durationMs = performance.now() - ex.startMs;
+  publishRequest(ex.event);
+}
+
+function refuse(ex: Exchange, error: FnshiftError, shouldClose: boolean): void {
+  // Unread request bytes left on a kept-alive socket would be parsed as the next request.
+  sendProblem(ex.res, error, { shouldClose: shouldClose || !ex.req.complete });
+  finish(ex, error.status, error.code);
+}
+
+export function createRequestPath(options: RequestPathOptions) {
+  const gate = options.gate ?? openGate;
+  const proto = options.proto ?? 'http';
+
+  function baseAttempt(
+    ex: Exchange,
+    upstream: Upstream,
+    path: string,
+    body: AttemptRequest['body'],
+    timeouts: { timeoutMs: number; bodyTimeoutMs: number },
+    route: RouteConfig | undefined,
+    target: Target,
+    fallback?: string,
+  ): AttemptRequest {
+    const { req, res, snap } = ex;
+    const peer = req.socket.remoteAddress ?? '';
+    const isDecorated = snap.config.forwarding.responseHeaders;
+    return {
+      upstream,
+      method: req.method!,
+      path,
+      headers: requestHeaders(req, { peer, isTrustedPeer: snap.isTrustedPeer(peer), proto }),
+      body,
+      headersTimeoutMs: timeouts.timeoutMs,
+      bodyTimeoutMs: timeouts.bodyTimeoutMs,
+      res,
+      decorate: isDecorated
+        ? (headers) => {
+            if (route) headers[ROUTE_HEADER] = route.name;
+            headers[TARGET_HEADER] = target;
+            if (fallback) headers[FALLBACK_HEADER] = fallback;
+          }
+        : undefined,
+    };
+  }
+
+  async function toLegacy(
+    ex: Exchange,
+    path: string,
+    body: AttemptRequest['body'],
+    route: RouteConfig | undefined,
+    fallback?: string,
+  ): Promise<void> {
+    const { snap } = ex;
+    ex.event.target = 'legacy';
+    ex.event.fallback = fallback;
+    const result = await attempt(
+      baseAttempt(
+        ex,
+        snap.legacy,
+        snap.legacy.basePath + path,
+        body,
+        snap.config.legacy,
+        route,
+        'legacy',
+        fallback,
+      ),
+    );
+    settle(ex, result, 'legacy');
+  }
+
+  function settle(ex: Exchange, result: AttemptResult, upstreamName: string): void {
+    switch (result.kind) {
+      case 'relayed':
+        return finish(ex, result.statusCode);
+      case 'client_gone':
+        return finish(ex, 499, 'FNSHIFT_CLIENT_GONE');
+      case 'diverted':
+        return refuse(
+          ex,
+          new FnshiftError('FNSHIFT_FUNCTION_ERROR', `the function answered ${result.statusCode}`, {
+            details: { functionStatus: result.statusCode },
+          }),
+          false,
+        );
+      case 'failed': {
+        if (result.isResponseStarted) {
+          // Bytes already reached the caller: the only honest signal left is a cut connection.
+          ex.res.destroy(result.error);
+          return finish(ex, 502, toUpstreamError(result.error, upstreamName).code);
+        }
+        const error = toUpstreamError(result.error, upstreamName);
+        return refuse(
+          ex,
+          error,
+          error.code === 'FNSHIFT_BODY_TOO_LARGE' || error.code === 'FNSHIFT_REQUEST_TIMEOUT',
+        );
+      }
+    }
+  }
+
+  async function toFunction(
+    ex: Exchange,
+    matched: CompiledRoute,
+    canonicalPath: string,
+    query: string,
+  ): Promise<void> {
+    const { req, snap } = ex;
+    const route = matched.route;
+    const upstream = snap.functions[route.function]!;
+    const fnConfig = snap.config.functions[route.function]!;
+    const limits = snap.config.limits;
+    const isSafe = route.fallback === 'safe';
+    const legacyPath = canonicalPath + query;
+    let body: AttemptRequest['body'] = null;
+    let isBodyReplayable = true;
+    if (hasBody(req)) {
+      const length = Number(req.headers['content-length']);
+      if (isSafe && isIdempotent(req.method!) && length <= limits.fallbackBufferBytes) {
+        try {
+          body = await bufferBody(req, limits, limits.fallbackBufferBytes);
+        } catch (error) {
+          return refuse(ex, error as FnshiftError, true);
+        }
+      } else {
+        body = new BodySource(req, limits);
+        isBodyReplayable = false;
+      }
+    }
+    const fnPath = upstream.basePath + rewritePath(matched, canonicalPath) + query;
+    const request = baseAttempt(ex, upstream, fnPath, body, fnConfig, route, 'function');
+    request.shouldDivert = (statusCode) => statusCode >= 500;
+    const startMs = performance.now();
+    const result = await gate.call(route.function, () => attempt(request));
+    ex.event.functionDurationMs = performance.now() - startMs;
+    if (result.kind === 'relayed') ex.event.functionStatusCode = result.statusCode;
+    if (result.kind === 'relayed' || result.kind === 'client_gone') return settle(ex, result, route.function);
+
+    const bodySource = body instanceof BodySource ? body : undefined;
+    const isSent = result.kind === 'diverted' || result.isSent || Boolean(bodySource?.hasStarted);
+    const isResponseStarted = result.kind === 'failed' && result.isResponseStarted;
+    const facts = { method: req.method!, isSent, isBodyReplayable, isResponseStarted };
+    if (!isSafe || !canReplay(facts)) {
+      bodySource?.destroy();
+      return settle(ex, result, route.function);
+    }
+    const reason = result.kind === 'diverted' ? 'function_5xx' : fallbackReason(result.error);
+    if (result.kind === 'diverted') ex.event.functionStatusCode = result.statusCode;
+    const replayBody = bodySource ? new BodySource(req, limits) : body;
+    return toLegacy(ex, legacyPath, replayBody, route, reason);
+  }
+
+  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const snap = options.snapshot();
+    const ex: Exchange = {
+      req,
+      res,
+      snap,
+      startMs: performance.now(),
+      event: {
+        route: undefined,
+        method: req.method ?? '',
+        target: undefined,
+        reason: 'refused',
+        fallback: undefined,
+        statusCode: 0,
+        errorCode: undefined,
+        durationMs: 0,
+        functionDurationMs: undefined,
+        functionStatusCode: undefined,
+      },
+    };
+    const guarded = guard(req, snap.config.limits);
+    if (!guarded.ok) return refuse(ex, guarded.error, true);
+    const { path, query: rawQuery } = guarded.target;
+    const query = rawQuery ? `?${rawQuery}` : '';
+
+    const matched = snap.matcher(req.method!, path);
+    if (!matched) {
+      ex.event.reason = 'unmatched';
+      return toLegacy(
+        ex,
+        path + query,
+        hasBody(req) ? new BodySource(req, snap.config.limits) : null,
+        undefined,
+      );
+    }
+    const route = matched.route;
+    ex.event.route = route.name;
+    const decision: Decision = decide({
+      route,
+      weightPercent: snap.weights.get(route.name)?.weightPercent ?? 0,
+      stickyKey: readStickyKey(route.sticky, req.headers, rawQuery),
+      forceHeader: req.headers[FORCE_HEADER],
+      isBreakerOpen: gate.isOpen(route.function),
+    });
+    ex.event.reason = decision.reason;
+    if (decision.target === 'function') {
+      ex.event.target = 'function';
+      return toFunction(ex, matched, path, query);
+    }
+    if (decision.reason === 'breaker_open' && route.fallback === 'never') {
+      return refuse(
+        ex,
+        new FnshiftError('FNSHIFT_BREAKER_OPEN', `function ${route.function} is switched off by its breaker`),
+        false,
+      );
+    }
+    return toLegacy(
+      ex,
+      path + query,
+      hasBody(req) ? new BodySource(req, snap.config.limits) : null,
+      route,
+      decision.reason === 'breaker_open' ? 'breaker_open' : undefined,
+    );
+  };
+}
