@@ -32,7 +32,13 @@ export function parseConfig(text: string, source = 'config'): ConfigResult {
   if (doc.errors.length > 0) {
     return { ok: false, problems: doc.errors.map((e) => `${source}: YAML ${e.message.split('\n')[0]}`) };
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 100 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (error) {
+    // Unresolved aliases and alias bombs surface only here.
+    return { ok: false, problems: [`${source}: YAML ${(error as Error).message}`] };
+  }
   return validateConfig(raw ?? {});
 }
 

@@ -8,12 +8,14 @@ const hostPort = z
 
 // An upstream origin may carry a base path (OpenFaaS `/function/name`), never a query or credentials:
 // they would be forwarded on every request and logged nowhere.
-const upstreamUrl = z
-  .string()
-  .refine((v) => URL.canParse(v), 'must be an absolute URL')
-  .refine((v) => /^https?:$/.test(new URL(v).protocol), 'must be http:// or https://')
-  .refine((v) => !new URL(v).search && !new URL(v).hash, 'must not carry a query or fragment')
-  .refine((v) => !new URL(v).username && !new URL(v).password, 'must not carry credentials');
+const upstreamUrl = z.string().superRefine((value, ctx) => {
+  if (!URL.canParse(value)) return void ctx.addIssue({ code: 'custom', message: 'must be an absolute URL' });
+  const url = new URL(value);
+  if (!/^https?:$/.test(url.protocol))
+    ctx.addIssue({ code: 'custom', message: 'must be http:// or https://' });
+  if (url.search || url.hash) ctx.addIssue({ code: 'custom', message: 'must not carry a query or fragment' });
+  if (url.username || url.password) ctx.addIssue({ code: 'custom', message: 'must not carry credentials' });
+});
 
 const ms = (max: number) => z.number().int().min(1).max(max);
 const bytes = (max: number) => z.number().int().min(0).max(max);

@@ -1,0 +1,191 @@
+// Test helpers below the HTTP client: a byte-recording upstream, a one-shot client, and fnshift as a child process.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { type IncomingHttpHeaders, request } from 'node:http';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { TestContext } from 'node:test';
+
+export type RawExchange = { head: string; body: Buffer };
+
+/** Lower-cased header lines of a raw HTTP head, in order, duplicates kept. */
+export function headerLines(head: string): Array<[string, string]> {
+  const end = head.indexOf('\r\n\r\n');
+  const lines = (end === -1 ? head : head.slice(0, end)).split('\r\n').slice(1);
+  return lines.map((line) => {
+    const colon = line.indexOf(':');
+    return [line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim()];
+  });
+}
+
+/** Every value of one header in a raw head. */
+export function valuesOf(head: string, name: string): string[] {
+  return headerLines(head)
+    .filter(([n]) => n === name)
+    .map(([, v]) => v);
+}
+
+function bodyEnd(head: string, rest: Buffer): number {
+  const length = valuesOf(head, 'content-length')[0];
+  if (length !== undefined) return rest.length >= Number(length) ? Number(length) : -1;
+  if (valuesOf(head, 'transfer-encoding').some((v) => v.toLowerCase().includes('chunked'))) {
+    const end = rest.indexOf('0\r\n\r\n');
+    return end === -1 ? -1 : end + 5;
+  }
+  return 0;
+}
+
+/**
+ * A TCP upstream that records the exact bytes of each request (head and body, content-length or chunked
+ * framing) and answers each with the raw bytes `respond` returns.
+ */
+export async function startRecordingUpstream(t: TestContext, respond: (exchange: RawExchange) => string) {
+  const exchanges: RawExchange[] = [];
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+    let buffered = Buffer.alloc(0);
+    socket.on('data', (data: Buffer) => {
+      buffered = Buffer.concat([buffered, data]);
+      for (;;) {
+        const headEnd = buffered.indexOf('\r\n\r\n');
+        if (headEnd === -1) return;
+        const head = buffered.subarray(0, headEnd + 4).toString('latin1');
+        const rest = buffered.subarray(headEnd + 4);
+        const end = bodyEnd(head, rest);
+        if (end === -1) return;
+        const exchange = { head, body: Buffer.from(rest.subarray(0, end)) };
+        buffered = Buffer.from(rest.subarray(end));
+        exchanges.push(exchange);
+        socket.write(respond(exchange));
+      }
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, port, exchanges };
+}
+
+export type Reply = { status: number; headers: IncomingHttpHeaders; body: Buffer };
+
+/** One request on its own connection (no agent, no pooling), the whole response body collected. */
+export function send(
+  url: string,
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: Buffer | string | Readable } = {},
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false });
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+    });
+    const body = options.body;
+    if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
+    else body.pipe(req);
+  });
+}
+
+/** The `code` of a problem+json reply, after checking it is one. */
+export function problemCode(reply: Reply): string {
+  if (!String(reply.headers['content-type']).startsWith('application/problem+json')) {
+    throw new Error(`not a problem+json reply: ${reply.status} ${reply.headers['content-type']}`);
+  }
+  return (JSON.parse(reply.body.toString()) as { code: string }).code;
+}
+
+export type ChildFnshift = {
+  child: ChildProcess;
+  pid: number;
+  dataUrl: string;
+  adminUrl: string;
+  /** Resolves with the first log line (parsed JSON) whose `msg` is `msg`. */
+  waitForLog(msg: string): Promise<Record<string, unknown>>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+};
+
+/** `fnshift run -c FILE` as a child process (its own heap, its own RSS), resolved once it listens. */
+export async function spawnFnshift(t: TestContext, config: Record<string, unknown>): Promise<ChildFnshift> {
+  const dir = await mkdtemp(join(tmpdir(), 'fnshift-test-'));
+  const file = join(dir, 'fnshift.json');
+  await writeFile(
+    file,
+    JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, state: { file: join(dir, 'state.json') }, ...config }),
+  );
+  const child = spawn(process.execPath, ['src/cli/main.ts', 'run', '-c', file], {
+    cwd: new URL('../../', import.meta.url),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, FNSHIFT_LOG_LEVEL: 'info' },
+  });
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGKILL');
+      await exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ msg: string; resolve: (line: Record<string, unknown>) => void }> = [];
+  let stderr = '';
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  let pending = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    pending += c.toString();
+    for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
+      const text = pending.slice(0, nl);
+      pending = pending.slice(nl + 1);
+      let line: Record<string, unknown>;
+      try {
+        line = JSON.parse(text) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      logs.push(line);
+      for (const w of waiters.filter((x) => x.msg === line.msg)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(line);
+      }
+    }
+  });
+  const waitForLog = (msg: string) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const seen = logs.find((l) => l.msg === msg);
+      if (seen) return resolve(seen);
+      waiters.push({ msg, resolve });
+      exited.then(({ code }) => reject(new Error(`fnshift exited (${code}) before logging "${msg}":\n${stderr}`)));
+    });
+  const listening = await waitForLog('fnshift is listening');
+  return {
+    child,
+    pid: child.pid!,
+    dataUrl: String(listening.data),
+    adminUrl: String(listening.admin),
+    waitForLog,
+    exited,
+  };
+}
+
+/** VmRSS and VmHWM (peak RSS) of a process, in bytes, from /proc/<pid>/status. */
+export async function memoryOf(pid: number): Promise<{ rssBytes: number; peakRssBytes: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  return { rssBytes: kib('VmRSS') * 1024, peakRssBytes: kib('VmHWM') * 1024 };
+}
