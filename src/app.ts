@@ -9,6 +9,7 @@ import { createListener } from './forwarding/listener.ts';
 import { handleUpgrade } from './forwarding/upgrade.ts';
 import { createUpstreamRegistry } from './forwarding/upstreams.ts';
 import { createRequestPath, type FunctionGate } from './request-path.ts';
+import { createBreakerRegistry } from './resilience/breakers.ts';
 import { type Logger, silentLogger } from './telemetry/log.ts';
 
 export type AppOptions = { logger?: Logger; gate?: FunctionGate };
@@ -36,6 +37,7 @@ function listen(server: Server, hostPort: string): Promise<string> {
 export function createApp(initial: Config, options: AppOptions = {}) {
   const logger = options.logger ?? silentLogger();
   const upstreams = createUpstreamRegistry();
+  const breakers = createBreakerRegistry(initial.functions);
   let snapshot: Snapshot = createSnapshot(initial, upstreams);
   let isReady = false;
   let isDraining = false;
@@ -43,7 +45,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
   const onBug = (error: unknown) =>
     logger.error({ err: error }, 'bug: unexpected error in a request handler');
 
-  const handle = createRequestPath({ snapshot: () => snapshot, gate: options.gate });
+  const handle = createRequestPath({ snapshot: () => snapshot, gate: options.gate ?? breakers.gate });
   const data = createListener(
     initial.limits,
     (req, res) => {
@@ -56,7 +58,11 @@ export function createApp(initial: Config, options: AppOptions = {}) {
   );
   data.on('upgrade', (req, socket, head) => handleUpgrade(snapshot, req, socket, head));
   const admin = createAdminServer(
-    createAdminTable({ snapshot: () => snapshot, isReady: () => isReady && !isDraining }),
+    createAdminTable({
+      snapshot: () => snapshot,
+      isReady: () => isReady && !isDraining,
+      breakerState: (name) => breakers.state(name) ?? 'closed',
+    }),
     onBug,
   );
 
@@ -68,8 +74,10 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     },
     /** Swaps in a new snapshot whole; static settings (listeners, limits) keep their values until a restart. */
     swap(next: Snapshot): void {
+      breakers.update(next.config.functions);
       snapshot = next;
     },
+    breakers,
     get inFlight(): number {
       return inFlight;
     },
@@ -103,6 +111,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       const isClean = inFlight === 0;
       data.closeAllConnections();
       await closed;
+      breakers.shutdown();
       await upstreams.close();
       admin.closeAllConnections();
       await new Promise<void>((resolve) => admin.close(() => resolve()));

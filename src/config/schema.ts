@@ -36,6 +36,10 @@ const pool = z.strictObject({
   /** Kept below the upstream's own idle timeout (Node's default is 5 s) so we never reuse a socket it is closing. */
   keepAliveTimeoutMs: ms(600_000).default(4000),
   maxResponseHeaderBytes: bytes(256 * KiB).default(16 * KiB),
+  /** A response body past this is cut and the caller gets a 502 or a reset (undici's default is unlimited). */
+  maxResponseBytes: bytes(64 * 1024 * MiB)
+    .min(1)
+    .default(1024 * MiB),
 });
 
 const breaker = z.strictObject({

@@ -33,6 +33,7 @@ export function createUpstream(spec: UpstreamSpec): Upstream {
     keepAliveMaxTimeout: limits.keepAliveTimeoutMs,
     keepAliveTimeoutThreshold: 1000,
     maxHeaderSize: limits.maxResponseHeaderBytes,
+    maxResponseSize: limits.maxResponseBytes,
     // Per-request values override these; they are here so nothing runs at undici's 300 s default.
     headersTimeout: 30_000,
     bodyTimeout: 30_000,

@@ -24,3 +24,17 @@ export const requestChannel = channel('fnshift:request:end');
 export function publishRequest(event: RequestEvent): void {
   if (requestChannel.hasSubscribers) requestChannel.publish(event);
 }
+
+export type BreakerEvent = { functionName: string; event: 'open' | 'half_open' | 'close' | 'reject' };
+
+export const breakerChannels = {
+  open: channel('fnshift:breaker:open'),
+  half_open: channel('fnshift:breaker:half_open'),
+  close: channel('fnshift:breaker:close'),
+  reject: channel('fnshift:breaker:reject'),
+} as const;
+
+export function publishBreaker(event: BreakerEvent): void {
+  const ch = breakerChannels[event.event];
+  if (ch.hasSubscribers) ch.publish(event);
+}
