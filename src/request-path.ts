@@ -15,7 +15,7 @@ import type { Upstream } from './forwarding/upstreams.ts';
 import { type Decision, decide, FORCE_HEADER, type Target } from './routing/decide.ts';
 import { type CompiledRoute, rewritePath } from './routing/match.ts';
 import { readStickyKey } from './routing/sticky.ts';
-import { publishRequest, type RequestEvent } from './telemetry/events.ts';
+import { type AttemptEvent, channels, publish, type RequestEvent } from './telemetry/events.ts';
 
 /** How function calls pass through the breakers; the resilience layer provides it. */
 export type FunctionGate = {
@@ -39,15 +39,52 @@ type Exchange = {
   req: IncomingMessage;
   res: ServerResponse;
   snap: Snapshot;
-  startMs: number;
   event: RequestEvent;
+  /** Attempts made so far (0, or 1 after a fallback). */
+  attempts: number;
 };
 
 function finish(ex: Exchange, statusCode: number, errorCode?: string): void {
   ex.event.statusCode = statusCode;
   ex.event.errorCode = errorCode;
-  ex.event.durationMs = performance.now() - ex.startMs;
-  publishRequest(ex.event);
+  ex.event.durationMs = performance.now() - ex.event.startMs;
+  publish(channels.requestEnd, ex.event);
+}
+
+/** Runs one attempt between `fnshift:attempt:start` (subscribers may add headers) and `:end`. */
+async function observed(
+  ex: Exchange,
+  request: AttemptRequest,
+  upstreamName: string,
+  target: Target,
+  run: () => Promise<AttemptResult>,
+): Promise<AttemptResult> {
+  if (!channels.attemptStart.hasSubscribers && !channels.attemptEnd.hasSubscribers) return run();
+  const q = request.path.indexOf('?');
+  const event: AttemptEvent = {
+    request: ex.event,
+    target,
+    upstreamName,
+    origin: request.upstream.origin,
+    method: request.method,
+    path: q === -1 ? request.path : request.path.slice(0, q),
+    resendCount: ex.attempts++,
+    headers: request.headers,
+    startMs: performance.now(),
+    outcome: undefined,
+    statusCode: undefined,
+    errorCode: undefined,
+    durationMs: 0,
+  };
+  publish(channels.attemptStart, event);
+  const result = await run();
+  event.outcome = result.kind;
+  event.durationMs = performance.now() - event.startMs;
+  if (result.kind === 'relayed' || result.kind === 'diverted') event.statusCode = result.statusCode;
+  if (result.kind === 'failed')
+    event.errorCode = (result.error as { code?: string }).code ?? result.error.name;
+  publish(channels.attemptEnd, event);
+  return result;
 }
 
 function refuse(ex: Exchange, error: FnshiftError, shouldClose: boolean): void {
@@ -178,10 +215,9 @@ export function createRequestPath(options: RequestPathOptions) {
     const fnPath = upstream.basePath + rewritePath(matched, canonicalPath) + query;
     const request = baseAttempt(ex, upstream, fnPath, body, fnConfig, route, 'function');
     request.shouldDivert = (statusCode) => statusCode >= 500;
-    const startMs = performance.now();
-    const result = await gate.call(route.function, () => attempt(request));
-    ex.event.functionDurationMs = performance.now() - startMs;
-    if (result.kind === 'relayed') ex.event.functionStatusCode = result.statusCode;
+    const result = await observed(ex, request, route.function, 'function', () =>
+      gate.call(route.function, () => attempt(request)),
+    );
     if (result.kind === 'relayed' || result.kind === 'client_gone') return settle(ex, result, route.function);
 
     const bodySource = body instanceof BodySource ? body : undefined;
@@ -193,7 +229,6 @@ export function createRequestPath(options: RequestPathOptions) {
       return settle(ex, result, route.function);
     }
     const reason = result.kind === 'diverted' ? 'function_5xx' : fallbackReason(result.error);
-    if (result.kind === 'diverted') ex.event.functionStatusCode = result.statusCode;
     const replayBody = bodySource ? new BodySource(req, limits) : body;
     return toLegacy(ex, legacyPath, replayBody, route, reason);
   }
@@ -204,8 +239,10 @@ export function createRequestPath(options: RequestPathOptions) {
       req,
       res,
       snap,
-      startMs: performance.now(),
+      attempts: 0,
       event: {
+        req,
+        startMs: performance.now(),
         route: undefined,
         method: req.method ?? '',
         target: undefined,
@@ -214,10 +251,9 @@ export function createRequestPath(options: RequestPathOptions) {
         statusCode: 0,
         errorCode: undefined,
         durationMs: 0,
-        functionDurationMs: undefined,
-        functionStatusCode: undefined,
       },
     };
+    publish(channels.requestStart, ex.event);
     const guarded = guard(req, snap.config.limits);
     if (!guarded.ok) return refuse(ex, guarded.error, true);
     const { path, query: rawQuery } = guarded.target;

@@ -70,7 +70,6 @@ export function requestHeaders(
     const name = raw[i]!.toLowerCase();
     if (HOP_BY_HOP.has(name) || REBUILT_REQUEST.has(name) || name.startsWith(OWN_PREFIX)) continue;
     if (listed?.has(name)) continue;
-    if (traceHeaders && (name === 'traceparent' || name === 'tracestate')) continue;
     out.push(name, raw[i + 1]!);
   }
   const length = req.headers['content-length'];
@@ -83,7 +82,6 @@ export function requestHeaders(
     (ctx.isTrustedPeer && firstValue(req.headers['x-forwarded-proto'])) || ctx.proto,
   );
   out.push('x-forwarded-host', (ctx.isTrustedPeer && firstValue(req.headers['x-forwarded-host'])) || host);
-  if (traceHeaders) out.push(...traceHeaders);
   return out;
 }
 

@@ -187,47 +187,51 @@ function writeOutcome(res: ServerResponse, outcome: Outcome, marks: Record<strin
   return writeProblem(res, 'FNSHIFT_FUNCTION_THREW', 'the function threw; see its own logs', marks);
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, state: HostState): Promise<void> {
-  const { name, path } = splitTarget(req.url ?? '/');
-  const marks: Record<string, string> = { 'x-served-by': 'function' };
-  if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-    const functions = [...state.functions.keys()].map((n) => ({
-      name: n,
-      path: `/${n}`,
-      invocations: state.invocations[n],
-    }));
-    return sendJson(res, 200, { functions }, marks);
-  }
-  const handler = state.functions.get(name);
-  if (!handler) return void writeProblem(res, 'FNSHIFT_NOT_FOUND', 'no function with this name', marks);
-  marks['x-function-name'] = name;
-  const body = await readBody(req, PAYLOAD_LIMIT_BYTES);
-  if (!body.ok) {
-    if (!body.isTooLarge) return; // the caller went away; there is no one to answer
-    res.setHeader('connection', 'close');
-    return void writeProblem(res, 'FNSHIFT_BODY_TOO_LARGE', 'the body is larger than 6 MiB', marks);
-  }
+function listFunctions(res: ServerResponse, state: HostState, marks: Record<string, string>): void {
+  const functions = [...state.functions.keys()].map((name) => ({
+    name,
+    path: `/${name}`,
+    invocations: state.invocations[name],
+  }));
+  sendJson(res, 200, { functions }, marks);
+}
+
+async function invokeAndWrite(
+  req: IncomingMessage,
+  res: ServerResponse,
+  state: HostState,
+  name: string,
+  body: Buffer,
+): Promise<void> {
+  const handler = state.functions.get(name)!;
+  const marks = { 'x-served-by': 'function', 'x-function-name': name };
   if (state.latencyMs > 0) await delay(state.latencyMs);
   const startMs = performance.now();
   const requestId = randomUUID();
   state.invocations[name] = (state.invocations[name] ?? 0) + 1;
-  const event = toEvent(req, body.body, { basePath: `/${name}`, requestId });
-  const outcome = await invoke(
-    handler,
-    event,
-    makeContext(name, requestId, state.timeoutMs),
-    state.timeoutMs,
-  );
-  const statusCode = writeOutcome(res, outcome, marks);
+  const event = toEvent(req, body, { basePath: `/${name}`, requestId });
+  const context = makeContext(name, requestId, state.timeoutMs);
+  const statusCode = writeOutcome(res, await invoke(handler, event, context, state.timeoutMs), marks);
   if (invokeChannel.hasSubscribers) {
-    const message: InvokeMessage = {
-      functionName: name,
-      requestId,
-      statusCode,
-      durationMs: performance.now() - startMs,
-    };
-    invokeChannel.publish(message);
+    const durationMs = performance.now() - startMs;
+    invokeChannel.publish({ functionName: name, requestId, statusCode, durationMs } satisfies InvokeMessage);
   }
+}
+
+async function serve(req: IncomingMessage, res: ServerResponse, state: HostState): Promise<void> {
+  const { name, path } = splitTarget(req.url ?? '/');
+  const marks: Record<string, string> = { 'x-served-by': 'function' };
+  if (path === '/' && (req.method === 'GET' || req.method === 'HEAD'))
+    return listFunctions(res, state, marks);
+  if (!state.functions.has(name)) {
+    return void writeProblem(res, 'FNSHIFT_NOT_FOUND', 'no function with this name', marks);
+  }
+  marks['x-function-name'] = name;
+  const body = await readBody(req, PAYLOAD_LIMIT_BYTES);
+  if (body.ok) return invokeAndWrite(req, res, state, name, body.body);
+  if (!body.isTooLarge) return; // the caller went away; there is no one to answer
+  res.setHeader('connection', 'close');
+  writeProblem(res, 'FNSHIFT_BODY_TOO_LARGE', 'the body is larger than 6 MiB', marks);
 }
 
 /** Node's default answer to a malformed request has none of our headers; this one does. */
@@ -244,15 +248,25 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
   socket.end(Buffer.concat([Buffer.from(head), body]));
 }
 
+function durationMs(
+  name: string,
+  value: number | undefined,
+  fallbackMs: number,
+  isZeroAllowed: boolean,
+): number {
+  if (value === undefined) return fallbackMs;
+  if (!Number.isFinite(value) || value < 0 || (value === 0 && !isZeroAllowed)) {
+    throw configError(`${name} must be a finite number of milliseconds${isZeroAllowed ? ' ≥ 0' : ' > 0'}`);
+  }
+  return value;
+}
+
 export async function startFunctionHost(options: FunctionHostOptions = {}): Promise<FunctionHost> {
+  const latencyMs = durationMs('latencyMs', options.latencyMs, 0, true);
+  const timeoutMs = durationMs('timeoutMs', options.timeoutMs, DEFAULT_TIMEOUT_MS, false);
   const functions = await loadFunctions(options);
   const invocations: Record<string, number> = Object.fromEntries([...functions.keys()].map((n) => [n, 0]));
-  const state: HostState = {
-    functions,
-    invocations,
-    latencyMs: options.latencyMs ?? 0,
-    timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-  };
+  const state: HostState = { functions, invocations, latencyMs, timeoutMs };
   const server = createServer((req, res) => {
     serve(req, res, state).catch(() => writeProblem(res, 'FNSHIFT_INTERNAL', 'the function host failed'));
   });

@@ -1,8 +1,12 @@
 // The channels the core publishes on; telemetry subscribes. Publishing costs nothing without subscribers.
-import { channel } from 'node:diagnostics_channel';
+import { type Channel, channel } from 'node:diagnostics_channel';
+import type { IncomingMessage } from 'node:http';
 import type { DecisionReason, Target } from '../routing/decide.ts';
 
 export type RequestEvent = {
+  /** The caller's request, for telemetry that reads headers (trace context) or the peer. */
+  readonly req: IncomingMessage;
+  readonly startMs: number;
   /** The matched route, or undefined for unmatched and refused requests. */
   route: string | undefined;
   method: string;
@@ -14,15 +18,37 @@ export type RequestEvent = {
   /** A stable error code when fnshift answered or the attempt failed. */
   errorCode: string | undefined;
   durationMs: number;
-  /** Duration of the function attempt, when one was made. */
-  functionDurationMs: number | undefined;
-  functionStatusCode: number | undefined;
 };
 
-export const requestChannel = channel('fnshift:request:end');
+export type AttemptEvent = {
+  readonly request: RequestEvent;
+  readonly target: Target;
+  /** `legacy` or the function's name. */
+  readonly upstreamName: string;
+  readonly origin: string;
+  readonly method: string;
+  /** The path sent, without the query string (it may carry secrets). */
+  readonly path: string;
+  /** 0 for the first attempt, 1 for the replay on legacy after a fallback. */
+  readonly resendCount: number;
+  /** The outbound headers as a flat list; `fnshift:attempt:start` subscribers may add trace context. */
+  readonly headers: string[];
+  startMs: number;
+  outcome: 'relayed' | 'diverted' | 'failed' | 'client_gone' | undefined;
+  statusCode: number | undefined;
+  errorCode: string | undefined;
+  durationMs: number;
+};
 
-export function publishRequest(event: RequestEvent): void {
-  if (requestChannel.hasSubscribers) requestChannel.publish(event);
+export const channels = {
+  requestStart: channel('fnshift:request:start'),
+  requestEnd: channel('fnshift:request:end'),
+  attemptStart: channel('fnshift:attempt:start'),
+  attemptEnd: channel('fnshift:attempt:end'),
+} as const;
+
+export function publish(ch: Channel, message: unknown): void {
+  if (ch.hasSubscribers) ch.publish(message);
 }
 
 export type BreakerEvent = { functionName: string; event: 'open' | 'half_open' | 'close' | 'reject' };
@@ -35,6 +61,5 @@ export const breakerChannels = {
 } as const;
 
 export function publishBreaker(event: BreakerEvent): void {
-  const ch = breakerChannels[event.event];
-  if (ch.hasSubscribers) ch.publish(event);
+  publish(breakerChannels[event.event], event);
 }
