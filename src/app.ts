@@ -1,18 +1,36 @@
-// An fnshift instance: the data listener, the admin listener, the current snapshot and the drain.
+// An fnshift instance: the data listener, the admin listener, the control plane (store, reload, rollouts)
+// and the drain. Wiring only; each piece lives in its own stage folder.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createAdminTable } from './admin/routes.ts';
 import { createAdminServer } from './admin/server.ts';
+import { createReloader, type Reloader } from './config/reload.ts';
 import type { Config } from './config/schema.ts';
-import { createSnapshot, type Snapshot } from './config/snapshot.ts';
+import type { Snapshot } from './config/snapshot.ts';
+import { createStore } from './config/store.ts';
 import { createListener } from './forwarding/listener.ts';
 import { handleUpgrade } from './forwarding/upgrade.ts';
 import { createUpstreamRegistry } from './forwarding/upstreams.ts';
 import { createRequestPath, type FunctionGate } from './request-path.ts';
 import { createBreakerRegistry } from './resilience/breakers.ts';
+import { createRolloutController } from './rollout/controller.ts';
+import type { State } from './rollout/state.ts';
+import { createWindows } from './rollout/window.ts';
 import { type Logger, silentLogger } from './telemetry/log.ts';
 
-export type AppOptions = { logger?: Logger; gate?: FunctionGate };
+export type AppOptions = {
+  logger?: Logger;
+  /** Replaces the breakers (tests). */
+  gate?: FunctionGate;
+  /** Runtime state loaded from the state file. */
+  state?: State;
+  /** Persist runtime state here before acknowledging changes; defaults to none (in memory). */
+  stateFile?: string;
+  /** The config file and the text it was loaded from, to enable reloads. */
+  configFile?: { path: string; text: string };
+  adminToken?: string;
+  metrics?: { contentType: string; render(): Promise<string> };
+};
 
 export type Addresses = { data: string; admin: string };
 
@@ -38,14 +56,33 @@ export function createApp(initial: Config, options: AppOptions = {}) {
   const logger = options.logger ?? silentLogger();
   const upstreams = createUpstreamRegistry();
   const breakers = createBreakerRegistry(initial.functions);
-  let snapshot: Snapshot = createSnapshot(initial, upstreams);
+  const store = createStore({
+    config: initial,
+    state: options.state,
+    stateFile: options.stateFile,
+    upstreams,
+    logger,
+    onSnapshot: (next) => breakers.update(next.config.functions),
+  });
+  const windows = createWindows();
+  const rollouts = createRolloutController({ store, windows, logger });
+  let reloader: Reloader | undefined;
+  if (options.configFile) {
+    reloader = createReloader({
+      file: options.configFile.path,
+      initialText: options.configFile.text,
+      store,
+      logger,
+      onApplied: () => rollouts.sync(),
+    });
+  }
   let isReady = false;
   let isDraining = false;
   let inFlight = 0;
   const onBug = (error: unknown) =>
     logger.error({ err: error }, 'bug: unexpected error in a request handler');
 
-  const handle = createRequestPath({ snapshot: () => snapshot, gate: options.gate ?? breakers.gate });
+  const handle = createRequestPath({ snapshot: () => store.snapshot, gate: options.gate ?? breakers.gate });
   const data = createListener(
     initial.limits,
     (req, res) => {
@@ -56,28 +93,29 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     },
     onBug,
   );
-  data.on('upgrade', (req, socket, head) => handleUpgrade(snapshot, req, socket, head));
+  data.on('upgrade', (req, socket, head) => handleUpgrade(store.snapshot, req, socket, head));
   const admin = createAdminServer(
     createAdminTable({
-      snapshot: () => snapshot,
+      store,
       isReady: () => isReady && !isDraining,
-      breakerState: (name) => breakers.state(name) ?? 'closed',
+      breakerState: (name) => breakers.state(name),
+      rollouts,
+      reloader,
+      token: options.adminToken,
+      metrics: options.metrics,
     }),
     onBug,
   );
 
   return {
     logger,
-    upstreams,
-    get snapshot(): Snapshot {
-      return snapshot;
-    },
-    /** Swaps in a new snapshot whole; static settings (listeners, limits) keep their values until a restart. */
-    swap(next: Snapshot): void {
-      breakers.update(next.config.functions);
-      snapshot = next;
-    },
+    store,
     breakers,
+    rollouts,
+    reloader,
+    get snapshot(): Snapshot {
+      return store.snapshot;
+    },
     get inFlight(): number {
       return inFlight;
     },
@@ -86,6 +124,8 @@ export function createApp(initial: Config, options: AppOptions = {}) {
         admin: await listen(admin, initial.admin.listen),
         data: await listen(data, initial.listen),
       };
+      await rollouts.sync();
+      reloader?.watch(initial.reload);
       isReady = true;
       logger.info(
         { data: addresses.data, admin: addresses.admin, routes: initial.routes.length },
@@ -97,9 +137,11 @@ export function createApp(initial: Config, options: AppOptions = {}) {
      * Readiness goes 503, the data listener stops accepting, in-flight requests finish until the drain
      * deadline, idle keep-alive sockets are closed as they go idle, and what is left is cut.
      */
-    async shutdown(drainMs = snapshot.config.drain.timeoutMs): Promise<{ isClean: boolean }> {
+    async shutdown(drainMs = store.config.drain.timeoutMs): Promise<{ isClean: boolean }> {
       if (isDraining) return { isClean: true };
       isDraining = true;
+      reloader?.stop();
+      rollouts.stop();
       logger.info({ inFlight, drainMs }, 'draining');
       const closed = new Promise<void>((resolve) => data.close(() => resolve()));
       data.closeIdleConnections();
@@ -111,6 +153,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       const isClean = inFlight === 0;
       data.closeAllConnections();
       await closed;
+      windows.stop();
       breakers.shutdown();
       await upstreams.close();
       admin.closeAllConnections();

@@ -8,6 +8,7 @@ export const errorCodes = {
   FNSHIFT_NOT_FOUND: { status: 404, title: 'Not found' },
   FNSHIFT_METHOD_NOT_ALLOWED: { status: 405, title: 'Method not allowed' },
   FNSHIFT_REQUEST_TIMEOUT: { status: 408, title: 'The request was not received in time' },
+  FNSHIFT_CONFLICT: { status: 409, title: 'The change conflicts with the current state' },
   FNSHIFT_BODY_TOO_LARGE: { status: 413, title: 'Request body exceeds the cap' },
   FNSHIFT_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
   FNSHIFT_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers exceed the limits' },

@@ -1,44 +1,72 @@
-// Process entry for `fnshift run`: load the config, start, and own the process's signals and fatal errors.
+// Process entry for `fnshift run`: load config and state, start, and own the process's signals and
+// fatal errors.
+import { resolve } from 'node:path';
+import { readToken } from './admin/auth.ts';
 import { createApp } from './app.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
+import { loadState } from './rollout/state.ts';
 import { createLogger, type Logger } from './telemetry/log.ts';
 
-export type RunOptions = { configFile?: string; config?: Config; logger?: Logger };
+export type RunOptions = {
+  configFile?: string;
+  /** An in-memory config (the demo); reloads are off without a file. */
+  config?: Config;
+  logger?: Logger;
+  /** Leave process-level handlers and signals alone (when embedded, e.g. by the demo). */
+  isEmbedded?: boolean;
+};
+
+function installFatalHandlers(logger: Logger): void {
+  // A broken invariant must not keep serving in an unknown state: log it, then exit so the supervisor
+  // restarts us (Node's process docs on 'uncaughtException').
+  const die = (kind: string) => (error: unknown) => {
+    logger.fatal({ err: error }, kind);
+    logger.flush?.();
+    process.exit(70);
+  };
+  process.on('uncaughtException', die('uncaught exception'));
+  process.on('unhandledRejection', die('unhandled rejection'));
+}
 
 export async function run(options: RunOptions) {
   const logger = options.logger ?? createLogger();
-  // A broken invariant must not keep serving in an unknown state: log it, then exit so the
-  // supervisor restarts us (Node's process docs on 'uncaughtException').
-  process.on('uncaughtException', (error) => {
-    logger.fatal({ err: error }, 'uncaught exception');
-    logger.flush?.();
-    process.exit(70);
+  if (!options.isEmbedded) installFatalHandlers(logger);
+  const file = options.configFile ? resolve(options.configFile) : undefined;
+  const loaded = file ? await loadConfigFile(file) : { config: options.config!, text: '' };
+  const config = loaded.config;
+  const stateFile = resolve(config.state.file);
+  const { state, warning } = await loadState(stateFile);
+  if (warning) logger.warn({ stateFile }, `STATE IGNORED: ${warning}`);
+  const app = createApp(config, {
+    logger,
+    state,
+    stateFile,
+    configFile: file ? { path: file, text: loaded.text } : undefined,
+    adminToken: readToken(config.admin),
   });
-  process.on('unhandledRejection', (reason) => {
-    logger.fatal({ err: reason }, 'unhandled rejection');
-    logger.flush?.();
-    process.exit(70);
-  });
-  const config = options.config ?? (await loadConfigFile(options.configFile!));
-  const app = createApp(config, { logger });
   const addresses = await app.start();
-  const stop = (signal: string) => {
-    logger.info({ signal }, 'stopping');
-    app.shutdown().then(
-      ({ isClean }) => {
-        logger.flush?.();
-        // Exit 0 even after a cut drain: Kubernetes reads a sidecar's non-zero exit as a crash.
-        if (!isClean) logger.warn('the drain deadline cut requests still in flight');
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.fatal({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.once('SIGTERM', () => stop('SIGTERM'));
-  process.once('SIGINT', () => stop('SIGINT'));
+  if (!options.isEmbedded) {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'stopping');
+      app.shutdown().then(
+        ({ isClean }) => {
+          if (!isClean) logger.warn('the drain deadline cut requests still in flight');
+          logger.flush?.();
+          // Exit 0 even after a cut drain: Kubernetes reads a sidecar's non-zero exit as a crash.
+          process.exit(0);
+        },
+        (error: unknown) => {
+          logger.fatal({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      app.reloader?.reload('SIGHUP').catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
+    });
+  }
   return { app, addresses };
 }

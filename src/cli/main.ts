@@ -15,6 +15,12 @@ function withAdminFlags(command: Command): Command {
     .option('--token <token>', 'bearer token for changes (env FNSHIFT_ADMIN_TOKEN)', undefined);
 }
 
+function parsePort(text: string): number {
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new CliError(`not a port: ${text}`, 2);
+  return port;
+}
+
 export function buildProgram(): Command {
   const program = new Command('fnshift')
     .description('Shift a legacy app’s HTTP routes onto cloud functions, by weight, user by user.')
@@ -53,10 +59,11 @@ export function buildProgram(): Command {
   program
     .command('demo')
     .description('start a legacy app, local functions and fnshift in front, and print what to try')
-    .option('--port <port>', 'fnshift data port', '8080')
-    .action(async (flags: { port: string }) => {
+    .option('--port <port>', 'fnshift data port (0: any free port)', '8080')
+    .option('--admin-port <port>', 'fnshift admin port (0: any free port)', '9901')
+    .action(async (flags: { port: string; adminPort: string }) => {
       const { demoCommand } = await import('./commands/demo.ts');
-      await demoCommand({ port: Number(flags.port) }, out);
+      await demoCommand({ port: parsePort(flags.port), adminPort: parsePort(flags.adminPort) }, out);
     });
 
   const functions = program.command('functions').description('the local function host');

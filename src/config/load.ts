@@ -48,7 +48,8 @@ export function validateConfig(raw: unknown): ConfigResult {
   return { ok: true, config: deepFreeze(result.data) };
 }
 
-export async function loadConfigFile(file: string): Promise<Config> {
+/** Reads and validates a config file; the text is kept so reloads can tell a real change. */
+export async function loadConfigFile(file: string): Promise<{ config: Config; text: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -67,7 +68,7 @@ export async function loadConfigFile(file: string): Promise<Config> {
       },
     );
   }
-  return result.config;
+  return { config: result.config, text };
 }
 
 export function deepFreeze<T>(value: T): T {

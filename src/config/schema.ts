@@ -109,6 +109,40 @@ const rewrite = z
   })
   .refine((r) => !(r.stripPrefix && r.path), 'set stripPrefix or path, not both');
 
+const percent = z.number().min(0).max(100);
+
+/** Progressive rollout of one route, in Flagger's vocabulary where it fits. */
+const rollout = z
+  .strictObject({
+    /** Weights to walk through, ascending, e.g. [1, 5, 25, 50, 100]. */
+    steps: z.array(percent.min(0.01)).min(1).optional(),
+    /** Or a fixed increment up to maxWeight. */
+    stepWeight: percent.min(0.01).optional(),
+    maxWeight: percent.min(0.01).default(100),
+    /** Time spent at each step before the gates are checked. */
+    intervalMs: ms(86_400_000).default(60_000),
+    /** Failed checks (in total) that roll the route back to 0 and mark the rollout failed. */
+    threshold: z.number().int().min(1).max(1000).default(3),
+    /** Function requests needed in an interval for a verdict; fewer holds the step as inconclusive. */
+    minRequests: z.number().int().min(1).max(10_000_000).default(100),
+    /** Function success rate (non-5xx, no timeout or reset) required, in percent. */
+    minSuccessPercent: percent.default(99),
+    /** Function p99 latency ceiling. */
+    maxP99Ms: z.number().positive().max(600_000).optional(),
+    /** Function p99 at most this many times legacy's p99 over the same interval. */
+    maxP99VsLegacy: z.number().positive().max(1000).optional(),
+    /** Start the rollout when fnshift starts (otherwise: `fnshift rollout start ROUTE`). */
+    autoStart: z.boolean().default(false),
+  })
+  .superRefine((r, ctx) => {
+    if ((r.steps === undefined) === (r.stepWeight === undefined)) {
+      ctx.addIssue({ code: 'custom', message: 'set exactly one of steps or stepWeight' });
+    }
+    if (r.steps?.some((w, i, all) => i > 0 && w <= all[i - 1]!)) {
+      ctx.addIssue({ code: 'custom', path: ['steps'], message: 'must be strictly ascending' });
+    }
+  });
+
 const route = z.strictObject({
   name: z
     .string()
@@ -130,6 +164,7 @@ const route = z.strictObject({
   /** `safe`: replay on legacy when that cannot double-execute; `never`: a failed function call is an error. */
   fallback: z.enum(['safe', 'never']).default('safe'),
   rewrite: rewrite.optional(),
+  rollout: rollout.optional(),
 });
 
 const limits = z.strictObject({
@@ -186,6 +221,15 @@ export const configSchema = z
     limits: limits.prefault({}),
     drain: z.strictObject({ timeoutMs: ms(600_000).default(20_000) }).prefault({}),
     state: z.strictObject({ file: z.string().min(1).default('./fnshift-state.json') }).prefault({}),
+    reload: z
+      .strictObject({
+        /** Watch the config's directory (a ConfigMap's ..data swap, an editor's rename, an in-place write). */
+        watch: z.boolean().default(true),
+        debounceMs: z.number().int().min(0).max(60_000).default(200),
+        /** Re-read the file this often anyway: some filesystems drop inotify events. 0 turns it off. */
+        pollIntervalMs: z.number().int().min(0).max(3_600_000).default(30_000),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();
@@ -211,6 +255,7 @@ export type LegacyConfig = Config['legacy'];
 export type PoolConfig = FunctionConfig['pool'];
 export type BreakerConfig = FunctionConfig['breaker'];
 export type LimitsConfig = Config['limits'];
+export type RolloutConfig = NonNullable<RouteConfig['rollout']>;
 
 function isIpOrCidr(value: string): boolean {
   const [ip, bits, extra] = value.split('/');

@@ -5,7 +5,7 @@ import type { Upstream, UpstreamRegistry } from '../forwarding/upstreams.ts';
 import { compileRoutes, type Matcher } from '../routing/match.ts';
 import type { Config } from './schema.ts';
 
-export type WeightSource = 'config' | 'runtime';
+export type WeightSource = 'config' | 'admin' | 'rollout';
 
 export type Snapshot = Readonly<{
   config: Config;
@@ -20,19 +20,14 @@ export type Snapshot = Readonly<{
 export function createSnapshot(
   config: Config,
   upstreams: UpstreamRegistry,
-  overrides: ReadonlyMap<string, number> = new Map(),
+  overrides: ReadonlyMap<string, { weightPercent: number; source: 'admin' | 'rollout' }> = new Map(),
 ): Snapshot {
   const named = upstreams.update({ ' legacy': config.legacy, ...config.functions });
   const { ' legacy': legacy, ...functions } = named;
   const weights = new Map<string, { weightPercent: number; source: WeightSource }>();
   for (const route of config.routes) {
     const override = overrides.get(route.name);
-    weights.set(
-      route.name,
-      override === undefined
-        ? { weightPercent: route.weight, source: 'config' }
-        : { weightPercent: override, source: 'runtime' },
-    );
+    weights.set(route.name, override ?? { weightPercent: route.weight, source: 'config' });
   }
   return Object.freeze({
     config,

@@ -58,11 +58,7 @@ export type ForwardedContext = {
  * The request headers for an upstream, as a flat `[name, value, ...]` list (undici's cheapest form).
  * Content-Length is restored from the parsed, validated value so framing never comes from raw bytes.
  */
-export function requestHeaders(
-  req: IncomingMessage,
-  ctx: ForwardedContext,
-  traceHeaders?: readonly string[],
-): string[] {
+export function requestHeaders(req: IncomingMessage, ctx: ForwardedContext): string[] {
   const raw = req.rawHeaders;
   const listed = connectionListed(req.headers.connection);
   const out: string[] = [];

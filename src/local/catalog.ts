@@ -198,8 +198,9 @@ function sample(pool: readonly Item[], count: number, random: () => number): Ite
 /** A page of recommendations, the same for the same user, scene and size; a Problem on bad input. */
 export function recommend(query: RecommendQuery): Recommendation | Problem {
   const userId = query.userId || ANONYMOUS;
-  if (!USER_ID.test(userId))
+  if (!USER_ID.test(userId)) {
     return problem(400, 'bad_request', 'userId must be 1-64 of A-Z a-z 0-9 _ . : @ -');
+  }
   const scene = query.scene || 'home';
   if (!isScene(scene)) return problem(400, 'bad_request', `scene must be one of ${SCENES.join(', ')}`);
   const size = parseSize(query.size);
@@ -224,8 +225,9 @@ export function recordFeedback(input: unknown, fallbackUserId?: string): { accep
   if (typeof userId !== 'string' || !USER_ID.test(userId)) {
     return problem(400, 'bad_request', 'userId must be 1-64 of A-Z a-z 0-9 _ . : @ -');
   }
-  if (typeof itemId !== 'string' || !BY_ID.has(itemId))
+  if (typeof itemId !== 'string' || !BY_ID.has(itemId)) {
     return problem(400, 'bad_request', 'itemId is not a known item');
+  }
   if (typeof action !== 'string' || !(FEEDBACK_ACTIONS as readonly string[]).includes(action)) {
     return problem(400, 'bad_request', `action must be one of ${FEEDBACK_ACTIONS.join(', ')}`);
   }

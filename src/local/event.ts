@@ -173,8 +173,8 @@ export function jsonResult(
   return { statusCode, headers: { 'content-type': JSON_TYPE, ...headers }, body: JSON.stringify(value) };
 }
 
-type Response = { statusCode: number; headers: Array<[string, string]>; body: Buffer };
-type Normalized = { ok: true; response: Response } | { ok: false; reason: string };
+type Reply = { statusCode: number; headers: Array<[string, string]>; body: Buffer };
+type Normalized = { ok: true; response: Reply } | { ok: false; reason: string };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -208,8 +208,9 @@ function resultHeaders(result: Record<string, unknown>): Array<[string, string]>
       return 'a header name or value is invalid';
     }
     const lower = name.toLowerCase();
-    if (!DROPPED_RESULT_HEADERS.has(lower) && !lower.startsWith(RESERVED_PREFIX))
+    if (!DROPPED_RESULT_HEADERS.has(lower) && !lower.startsWith(RESERVED_PREFIX)) {
       out.push([lower, String(value)]);
+    }
   }
   return out;
 }
@@ -236,8 +237,9 @@ function normalizeResult(result: unknown): Normalized {
   if (!Number.isInteger(statusCode) || (statusCode as number) < 200 || (statusCode as number) > 599) {
     return { ok: false, reason: 'statusCode must be an integer from 200 to 599' };
   }
-  if (body !== undefined && body !== null && typeof body !== 'string')
+  if (body !== undefined && body !== null && typeof body !== 'string') {
     return { ok: false, reason: 'body must be a string' };
+  }
   const headers = resultHeaders(result);
   if (typeof headers === 'string') return { ok: false, reason: headers };
   if (!headers.some(([name]) => name === 'content-type')) headers.push(['content-type', 'application/json']);
@@ -280,8 +282,9 @@ export function writeResult(
   fixedHeaders: Readonly<Record<string, string>> = {},
 ): number {
   const normalized = normalizeResult(result);
-  if (!normalized.ok)
+  if (!normalized.ok) {
     return writeProblem(res, 'FNSHIFT_FUNCTION_BAD_RESULT', normalized.reason, fixedHeaders);
+  }
   const { statusCode, headers, body } = normalized.response;
   if (res.headersSent || res.destroyed) return statusCode;
   const fixed = new Set(Object.keys(fixedHeaders).map((name) => name.toLowerCase()));

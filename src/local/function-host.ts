@@ -75,8 +75,9 @@ async function loadModule(dir: string, file: string): Promise<Handler> {
   } catch (error) {
     throw configError(`function file ${file} cannot be loaded`, error);
   }
-  if (typeof module.handler !== 'function')
+  if (typeof module.handler !== 'function') {
     throw configError(`function file ${file} does not export a handler`);
+  }
   return module.handler as Handler;
 }
 
@@ -84,8 +85,9 @@ async function loadModule(dir: string, file: string): Promise<Handler> {
 export async function loadFunctions(options: FunctionHostOptions): Promise<Map<string, Handler>> {
   const functions = new Map<string, Handler>();
   const add = (name: string, handler: Handler) => {
-    if (!FUNCTION_NAME.test(name))
+    if (!FUNCTION_NAME.test(name)) {
       throw configError(`function name ${JSON.stringify(name)} is not [a-z0-9_-]`);
+    }
     if (functions.has(name)) throw configError(`function ${name} is defined twice`);
     if (typeof handler !== 'function') throw configError(`function ${name} has no handler`);
     functions.set(name, handler);
@@ -182,8 +184,9 @@ type HostState = {
 
 function writeOutcome(res: ServerResponse, outcome: Outcome, marks: Record<string, string>): number {
   if (outcome.kind === 'ok') return writeResult(res, outcome.value, marks);
-  if (outcome.kind === 'timeout')
+  if (outcome.kind === 'timeout') {
     return writeProblem(res, 'FNSHIFT_FUNCTION_TIMEOUT', 'the function timed out', marks);
+  }
   return writeProblem(res, 'FNSHIFT_FUNCTION_THREW', 'the function threw; see its own logs', marks);
 }
 
@@ -221,8 +224,9 @@ async function invokeAndWrite(
 async function serve(req: IncomingMessage, res: ServerResponse, state: HostState): Promise<void> {
   const { name, path } = splitTarget(req.url ?? '/');
   const marks: Record<string, string> = { 'x-served-by': 'function' };
-  if (path === '/' && (req.method === 'GET' || req.method === 'HEAD'))
+  if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
     return listFunctions(res, state, marks);
+  }
   if (!state.functions.has(name)) {
     return void writeProblem(res, 'FNSHIFT_NOT_FOUND', 'no function with this name', marks);
   }

@@ -63,3 +63,21 @@ export const breakerChannels = {
 export function publishBreaker(event: BreakerEvent): void {
   publish(breakerChannels[event.event], event);
 }
+
+/** A config reload attempt: `ok` swapped a new snapshot, `invalid` kept the last good one. */
+export type ReloadEvent = { result: 'ok' | 'invalid' | 'unchanged'; trigger: string; problems?: string[] };
+
+export const reloadChannel = channel('fnshift:config:reload');
+
+export function publishReload(event: ReloadEvent): void {
+  publish(reloadChannel, event);
+}
+
+/** A rollout changed state or step. */
+export type RolloutEvent = { route: string; status: string; stepIndex: number; weightPercent: number };
+
+export const rolloutChannel = channel('fnshift:rollout:step');
+
+export function publishRollout(event: RolloutEvent): void {
+  publish(rolloutChannel, event);
+}
