@@ -1,6 +1,7 @@
 // The `fnshift` command line: parse, dispatch to a command, map failures to exit codes (0 ok, 1 failure, 2 usage).
 import { Command, CommanderError } from 'commander';
 import { adminTarget, CliError } from './client.ts';
+import { reloadCommand, rolloutCommand } from './commands/rollout.ts';
 import { statusCommand } from './commands/status.ts';
 import { validateCommand } from './commands/validate.ts';
 import { weightCommand } from './commands/weight.ts';
@@ -55,6 +56,17 @@ export function buildProgram(): Command {
     .action((route: string, percent: string, flags: AdminFlags) =>
       weightCommand(adminTarget(flags), route, percent, out),
     );
+
+  withAdminFlags(program.command('rollout').description('drive a route’s progressive rollout'))
+    .argument('<action>', 'start | pause | resume | abort | promote')
+    .argument('<route>', 'route name')
+    .action((action: string, route: string, flags: AdminFlags) =>
+      rolloutCommand(adminTarget(flags), action, route, out),
+    );
+
+  withAdminFlags(program.command('reload').description('re-read the config file now (like SIGHUP)')).action(
+    (flags: AdminFlags) => reloadCommand(adminTarget(flags), out),
+  );
 
   program
     .command('demo')
