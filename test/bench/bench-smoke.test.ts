@@ -1,0 +1,62 @@
+// Runs the real bench briefly (direct and http-proxy only) and checks the JSON it writes.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { BenchReport } from '../../bench/report.ts';
+
+const runScript = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
+
+test('runs direct and http-proxy for one short round and writes a well-formed JSON report', {
+  timeout: 30_000,
+}, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'fnshift-bench-smoke-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const outPath = join(dir, 'results.json');
+
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [runScript, '--duration-s', '1', '--rounds', '1', '--only', 'direct,http-proxy', '--out', outPath],
+    { timeout: 25_000, killSignal: 'SIGINT' },
+  );
+
+  assert.match(stdout, /^contender\s+req\/s/m);
+  assert.match(stdout, /goals:/);
+  const report = JSON.parse(readFileSync(outPath, 'utf8')) as BenchReport;
+  assert.equal(report.schemaVersion, 1);
+  assert.equal(report.machine.node, process.version);
+  assert.equal(report.settings.rounds, 1);
+  assert.ok(report.settings.originBodyBytes > 2500, 'the origin answers a ~3 KB body');
+  assert.deepEqual(
+    report.contenders.map((c) => [c.name, c.status]),
+    [
+      ['direct', 'measured'],
+      ['http-proxy', 'measured'],
+    ],
+  );
+  for (const contender of report.contenders) {
+    assert.equal(contender.rounds.length, 1);
+    assert.ok(contender.summary, `${contender.name} has a summary`);
+    assert.ok(contender.summary.medianRequestsPerSec > 0);
+    assert.ok(contender.summary.latencyUs.p50Us > 0);
+    assert.ok(contender.summary.latencyUs.p99_9Us >= contender.summary.latencyUs.p50Us);
+    assert.equal(typeof contender.histogramUs, 'string');
+  }
+  // fnshift was not run, so there is nothing to divide by.
+  assert.deepEqual(report.ratios, [
+    { over: 'direct', ratio: null },
+    { over: 'http-proxy', ratio: null },
+  ]);
+  assert.deepEqual(
+    report.goals.map((g) => [g.over, g.status]),
+    [
+      ['http-proxy', 'not measured'],
+      ['reply-from', 'not measured'],
+      ['nginx', 'not measured'],
+    ],
+  );
+});

@@ -1,0 +1,131 @@
+// The bench's pure parts: summaries, fnshift's ratios, goal verdicts and the text table.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { LatencyPercentilesUs } from '../../bench/latency.ts';
+import type { RoundMeasurement } from '../../bench/load.ts';
+import {
+  type ContenderResult,
+  computeRatios,
+  evaluateGoals,
+  formatGoals,
+  formatTable,
+  median,
+  type RoundRecord,
+  summarizeRounds,
+} from '../../bench/report.ts';
+
+const latencyUs: LatencyPercentilesUs = {
+  count: 1000,
+  meanUs: 1200,
+  p50Us: 1100,
+  p90Us: 1900,
+  p99Us: 2500,
+  p99_9Us: 4100,
+  maxUs: 9000,
+};
+
+function round(
+  round: number,
+  requestsPerSec: number,
+  trouble: { errors?: number; non2xx?: number } = {},
+): RoundRecord {
+  const measurement: Omit<RoundMeasurement, 'histogramUs'> = {
+    requestsPerSec,
+    totalRequests: requestsPerSec * 5,
+    durationS: 5,
+    non2xx: trouble.non2xx ?? 0,
+    errors: trouble.errors ?? 0,
+    timeouts: 0,
+    statusCodes: { 200: requestsPerSec * 5 },
+    latencyMs: { p50: 1, p99: 3, p99_9: 5 },
+    latencyUs,
+  };
+  return { round, measurement };
+}
+
+function measured(name: string, rounds: RoundRecord[]): ContenderResult {
+  return { name, status: 'measured', rounds, summary: summarizeRounds(rounds, latencyUs) };
+}
+
+test('median takes the middle round, or the mean of the two middle ones', () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+});
+
+test('summarizeRounds keeps the median requests/s, the spread and flags errors and non-2xx', () => {
+  const summary = summarizeRounds(
+    [round(1, 900), round(2, 1000, { errors: 2 }), round(3, 1100, { non2xx: 5 })],
+    latencyUs,
+  );
+  assert.ok(summary);
+  assert.equal(summary.medianRequestsPerSec, 1000);
+  assert.equal(Math.round(summary.spreadPercent), 20);
+  assert.equal(summary.errors, 2);
+  assert.equal(summary.non2xx, 5);
+  assert.equal(summary.flags.length, 2);
+});
+
+test('summarizeRounds flags failed rounds and gives nothing when no round was measured', () => {
+  const summary = summarizeRounds(
+    [round(1, 1000), { round: 2, error: 'FNSHIFT_BENCH_ROUND_TIMEOUT: late' }],
+    latencyUs,
+  );
+  assert.equal(summary?.failedRounds, 1);
+  assert.deepEqual(summary?.flags, ['1 failed rounds']);
+  assert.equal(summarizeRounds([{ round: 1, error: 'gone' }], latencyUs), undefined);
+});
+
+test('computeRatios divides fnshift by every other contender and gives null for one not measured', () => {
+  const results = [
+    measured('fnshift', [round(1, 3000)]),
+    measured('http-proxy', [round(1, 1000)]),
+    { name: 'nginx', status: 'skipped', reason: 'not installed', rounds: [] } satisfies ContenderResult,
+  ];
+  assert.deepEqual(computeRatios(results), [
+    { over: 'http-proxy', ratio: 3 },
+    { over: 'nginx', ratio: null },
+  ]);
+});
+
+test('evaluateGoals marks met, missed and not measured against the fixed goals', () => {
+  const results = [
+    measured('fnshift', [round(1, 3000)]),
+    measured('http-proxy', [round(1, 1000)]),
+    measured('reply-from', [round(1, 2500)]),
+  ];
+  const verdicts = Object.fromEntries(evaluateGoals(results).map((g) => [g.over, g.status]));
+  assert.deepEqual(verdicts, { 'http-proxy': 'met', 'reply-from': 'missed', nginx: 'not measured' });
+});
+
+test('evaluateGoals never counts a goal as met when fnshift answered with errors', () => {
+  const results = [
+    measured('fnshift', [round(1, 9000, { non2xx: 100 })]),
+    measured('http-proxy', [round(1, 1000)]),
+  ];
+  assert.equal(evaluateGoals(results).find((g) => g.over === 'http-proxy')?.status, 'invalid');
+});
+
+test('formatTable lines up its columns and shows flagged and skipped contenders', () => {
+  const table = formatTable([
+    measured('direct', [round(1, 21_500)]),
+    measured('fnshift', [round(1, 9000, { errors: 3 })]),
+    { name: 'haproxy', status: 'skipped', rounds: [] },
+  ]);
+  const lines = table.split('\n');
+  assert.equal(lines.length, 4);
+  assert.match(lines[0]!, /^contender\s+req\/s\s+spread/);
+  assert.match(lines[1]!, /^direct\s+21,500\s+0%/);
+  assert.match(lines[2]!, /FLAGGED$/);
+  assert.match(lines[3]!, /^haproxy\s+skipped$/);
+  // Right-aligned numbers end in the same column as their header.
+  const end = lines[0]!.indexOf('req/s') + 'req/s'.length;
+  assert.equal(lines[1]!.slice(0, end).trimEnd().endsWith('21,500'), true);
+  assert.equal(lines[2]!.slice(0, end).trimEnd().endsWith('9,000'), true);
+});
+
+test('formatGoals prints each goal with the ratio and its verdict', () => {
+  const text = formatGoals([measured('fnshift', [round(1, 3000)]), measured('http-proxy', [round(1, 1000)])]);
+  assert.match(text, /fnshift ≥ 2\.5× http-proxy\s+3\.00×\s+met/);
+  assert.match(text, /fnshift ≥ 0\.5× nginx\s+n\/a\s+not measured/);
+});
