@@ -2,6 +2,7 @@
 // and the drain. Wiring only; each piece lives in its own stage folder.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createAdminTable } from './admin/routes.ts';
 import { createAdminServer } from './admin/server.ts';
 import { createReloader, type Reloader } from './config/reload.ts';
@@ -93,7 +94,14 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     },
     onBug,
   );
-  data.on('upgrade', (req, socket, head) => handleUpgrade(store.snapshot, req, socket, head));
+  // Upgraded sockets leave the HTTP server's books, so closeAllConnections() cannot reach them and
+  // server.close() would wait for every WebSocket to end: the drain cuts them itself.
+  const tunnels = new Set<Duplex>();
+  data.on('upgrade', (req, socket, head) => {
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
+    handleUpgrade(store.snapshot, req, socket, head);
+  });
   const admin = createAdminServer(
     createAdminTable({
       store,
@@ -152,6 +160,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       }
       const isClean = inFlight === 0;
       data.closeAllConnections();
+      for (const socket of tunnels) socket.destroy();
       await closed;
       windows.stop();
       breakers.shutdown();

@@ -5,15 +5,21 @@ import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { Snapshot } from '../config/snapshot.ts';
+import { FnshiftError, problemBody } from '../errors.ts';
 import { guard } from './guard.ts';
 import { OWN_PREFIX } from './headers.ts';
 
 const DROPPED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 
-function reject(socket: Duplex, status: number, reason: string): void {
-  if (socket.writable)
-    socket.end(`HTTP/1.1 ${status} ${reason}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-  socket.destroy();
+function reject(socket: Duplex, error: FnshiftError): void {
+  if (!socket.writable) return void socket.destroy();
+  const body = problemBody(error);
+  // Destroy only once the answer is flushed, or it may never leave.
+  socket.end(
+    `HTTP/1.1 ${error.status} ${error.message.replace(/[\r\n]/g, ' ')}\r\nconnection: close\r\n` +
+      `content-type: application/problem+json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    () => socket.destroy(),
+  );
 }
 
 function hasCrlf(value: string): boolean {
@@ -23,7 +29,7 @@ function hasCrlf(value: string): boolean {
 export function handleUpgrade(snap: Snapshot, req: IncomingMessage, socket: Duplex, head: Buffer): void {
   socket.on('error', () => socket.destroy());
   const guarded = guard(req, snap.config.limits);
-  if (!guarded.ok) return reject(socket, guarded.error.status, 'Bad Request');
+  if (!guarded.ok) return reject(socket, guarded.error);
   const legacyUrl = new URL(snap.config.legacy.url);
   const port = Number(legacyUrl.port || (legacyUrl.protocol === 'https:' ? 443 : 80));
   const path =
@@ -59,7 +65,8 @@ export function handleUpgrade(snap: Snapshot, req: IncomingMessage, socket: Dupl
   });
   upstream.on('error', () => {
     clearTimeout(connectTimer);
-    if (upstream.bytesRead === 0) reject(socket, 502, 'Bad Gateway');
+    if (upstream.bytesRead === 0)
+      reject(socket, new FnshiftError('FNSHIFT_UPSTREAM_UNAVAILABLE', 'legacy cannot be reached'));
     else socket.destroy();
   });
   socket.on('close', () => upstream.destroy());

@@ -2,8 +2,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { type IncomingHttpHeaders, request } from 'node:http';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import {
+  createServer as createHttpServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  request,
+} from 'node:http';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -81,7 +86,11 @@ export type Reply = { status: number; headers: IncomingHttpHeaders; body: Buffer
 /** One request on its own connection (no agent, no pooling), the whole response body collected. */
 export function send(
   url: string,
-  options: { method?: string; headers?: Record<string, string | string[]>; body?: Buffer | string | Readable } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string | string[]>;
+    body?: Buffer | string | Readable;
+  } = {},
 ): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: options.method ?? 'GET', headers: options.headers, agent: false });
@@ -90,7 +99,9 @@ export function send(
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
     });
     const body = options.body;
     if (body === undefined || typeof body === 'string' || Buffer.isBuffer(body)) req.end(body);
@@ -122,7 +133,14 @@ export async function spawnFnshift(t: TestContext, config: Record<string, unknow
   const file = join(dir, 'fnshift.json');
   await writeFile(
     file,
-    JSON.stringify({ listen: '127.0.0.1:0', admin: { listen: '127.0.0.1:0' }, state: { file: join(dir, 'state.json') }, ...config }),
+    JSON.stringify({
+      listen: '127.0.0.1:0',
+      admin: { listen: '127.0.0.1:0' },
+      functions: {},
+      routes: [],
+      state: { file: join(dir, 'state.json') },
+      ...config,
+    }),
   );
   const child = spawn(process.execPath, ['src/cli/main.ts', 'run', '-c', file], {
     cwd: new URL('../../', import.meta.url),
@@ -170,7 +188,9 @@ export async function spawnFnshift(t: TestContext, config: Record<string, unknow
       const seen = logs.find((l) => l.msg === msg);
       if (seen) return resolve(seen);
       waiters.push({ msg, resolve });
-      exited.then(({ code }) => reject(new Error(`fnshift exited (${code}) before logging "${msg}":\n${stderr}`)));
+      exited.then(({ code }) =>
+        reject(new Error(`fnshift exited (${code}) before logging "${msg}":\n${stderr}`)),
+      );
     });
   const listening = await waitForLog('fnshift is listening');
   return {
@@ -186,6 +206,71 @@ export async function spawnFnshift(t: TestContext, config: Record<string, unknow
 /** VmRSS and VmHWM (peak RSS) of a process, in bytes, from /proc/<pid>/status. */
 export async function memoryOf(pid: number): Promise<{ rssBytes: number; peakRssBytes: number }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
+  const kib = (field: string) =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN);
   return { rssBytes: kib('VmRSS') * 1024, peakRssBytes: kib('VmHWM') * 1024 };
+}
+
+/** Resolves with everything read so far once it contains `marker`; rejects if the socket closes first. */
+export function readUntil(socket: Socket, marker: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString('latin1');
+      if (!seen.includes(marker)) return;
+      socket.off('data', onData).off('close', onClose);
+      resolve(seen);
+    };
+    const onClose = () => reject(new Error(`closed before "${marker}"; read: ${JSON.stringify(seen)}`));
+    socket.on('data', onData).once('close', onClose);
+  });
+}
+
+/**
+ * A legacy app that accepts WebSocket-style upgrades: it answers 101, says `hello-from-legacy`, then echoes
+ * every chunk back as `echo:<chunk>`. Plain requests get 426.
+ */
+export async function startUpgradeLegacy(t: TestContext) {
+  const upgrades: IncomingMessage[] = [];
+  const tunnels = new Set<Socket>();
+  const server = createHttpServer((_req, res) => res.writeHead(426).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Socket) => {
+    upgrades.push(req);
+    tunnels.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => tunnels.delete(socket));
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nhello-from-legacy',
+    );
+    socket.on('data', (chunk: Buffer) => socket.write(`echo:${chunk.toString()}`));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    // Upgraded sockets are no longer the HTTP server's: closeAllConnections does not reach them.
+    for (const socket of tunnels) socket.destroy();
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const port = (server.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}`, port, upgrades, tunnels };
+}
+
+/** A raw client that has sent an upgrade request through fnshift and read the 101 and legacy's greeting. */
+export async function openTunnel(
+  t: TestContext,
+  port: number,
+  target = '/ws/chat?room=1',
+  extraHeaders = '',
+) {
+  const client = connect(port, '127.0.0.1');
+  client.on('error', () => {});
+  t.after(() => client.destroy());
+  await once(client, 'connect');
+  const greeting = readUntil(client, 'hello-from-legacy');
+  client.write(
+    `GET ${target} HTTP/1.1\r\nHost: fnshift.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extraHeaders}\r\n`,
+  );
+  return { client, head: await greeting };
 }
