@@ -38,12 +38,20 @@ export async function run(options: RunOptions) {
   const stateFile = resolve(config.state.file);
   const { state, warning } = await loadState(stateFile);
   if (warning) logger.warn({ stateFile }, `STATE IGNORED: ${warning}`);
+  const adminToken = readToken(config.admin);
+  const adminHost = config.admin.listen.slice(0, config.admin.listen.lastIndexOf(':'));
+  if (!adminToken && !/^(127\.|\[?::1\]?$|localhost$)/.test(adminHost)) {
+    logger.warn(
+      { admin: config.admin.listen, tokenEnv: config.admin.tokenEnv },
+      'the admin API listens beyond loopback with no token: anyone who reaches it can change weights',
+    );
+  }
   const app = createApp(config, {
     logger,
     state,
     stateFile,
     configFile: file ? { path: file, text: loaded.text } : undefined,
-    adminToken: readToken(config.admin),
+    adminToken,
   });
   const addresses = await app.start();
   if (!options.isEmbedded) {

@@ -25,7 +25,8 @@ function digest(text: string): Buffer {
 export function requireToken(req: IncomingMessage, token: string | undefined): void {
   if (token === undefined) return;
   const header = req.headers.authorization ?? '';
-  const presented = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+  // The scheme name is case-insensitive (RFC 9110 §11.1): `bearer x` is as valid as `Bearer x`.
+  const presented = /^bearer /i.test(header) ? header.slice(7).trim() : '';
   if (!presented || !timingSafeEqual(digest(presented), digest(token))) {
     throw new FnshiftError('FNSHIFT_UNAUTHORIZED', 'changes need "Authorization: Bearer <token>"');
   }

@@ -27,13 +27,17 @@ export function sendAdminProblem(
 ): void {
   if (res.headersSent) return void res.destroy();
   const text = problemBody(error);
+  // A refused body may still be arriving: close rather than read it to the end.
+  const isBodyUnread = !res.req.complete;
   res.writeHead(error.status, {
     ...headers,
+    ...(isBodyUnread ? { connection: 'close' } : {}),
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
   });
   res.end(text);
+  if (isBodyUnread) res.once('finish', () => res.req.destroy());
 }
 
 /** Dispatches on method and path; a known path with the wrong method is 405 with an Allow header. */
@@ -59,7 +63,15 @@ export function createAdminServer(table: AdminTable, onBug: (error: unknown) => 
         Promise.resolve()
           .then(() => entry.handle(req, res, m.slice(1).map(decodeSegment)))
           .catch((error: unknown) => {
-            if (error instanceof FnshiftError) return sendAdminProblem(res, error);
+            // A 401 must say which scheme to use (RFC 9110 §11.6.1).
+            if (error instanceof FnshiftError)
+              return sendAdminProblem(
+                res,
+                error,
+                error.code === 'FNSHIFT_UNAUTHORIZED'
+                  ? { 'www-authenticate': 'Bearer realm="fnshift-admin"' }
+                  : {},
+              );
             onBug(error);
             sendAdminProblem(res, new FnshiftError('FNSHIFT_INTERNAL', 'internal error', { cause: error }));
           });

@@ -1,12 +1,18 @@
 // The `fnshift` command line: parse, dispatch to a command, map failures to exit codes (0 ok, 1 failure, 2 usage).
 import { Command, CommanderError } from 'commander';
 import { adminTarget, CliError } from './client.ts';
+import type { FleetFlags } from './commands/fleet.ts';
+import type { InitFlags } from './commands/init.ts';
+import type { InjectFlags } from './commands/inject.ts';
 import { reloadCommand, rolloutCommand } from './commands/rollout.ts';
 import { statusCommand } from './commands/status.ts';
 import { validateCommand } from './commands/validate.ts';
 import { weightCommand } from './commands/weight.ts';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+const write = (chunk: string) => process.stdout.write(chunk);
+const err = (line: string) => process.stderr.write(`${line}\n`);
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 type AdminFlags = { admin?: string; token?: string };
 
@@ -50,12 +56,24 @@ export function buildProgram(): Command {
       statusCommand(adminTarget(flags), Boolean(flags.json), out),
     );
 
-  withAdminFlags(program.command('weight').description('set a route’s weight on one fnshift process'))
+  withAdminFlags(
+    program
+      .command('weight')
+      .description('set a route’s weight on one fnshift process, or with --fleet on every replica'),
+  )
     .argument('<route>', 'route name')
     .argument('<percent>', 'weight, 0–100')
-    .action((route: string, percent: string, flags: AdminFlags) =>
-      weightCommand(adminTarget(flags), route, percent, out),
-    );
+    .option('--fleet', 'edit the ConfigMap every replica mounts instead (prints the kubectl recipe)')
+    .option('--configmap <name>', 'with --fleet: the ConfigMap holding fnshift.yaml')
+    .option('-n, --namespace <ns>', 'with --fleet: its namespace')
+    .option('--key <key>', 'with --fleet: the data key holding the config', 'fnshift.yaml')
+    .option('--apply', 'with --fleet: run the recipe (kubectl get, edit, kubectl apply)')
+    .option('--stdin', 'with --fleet: edit the ConfigMap YAML on stdin and write it to stdout')
+    .action(async (route: string, percent: string, flags: AdminFlags & FleetFlags & { fleet?: boolean }) => {
+      if (!flags.fleet) return weightCommand(adminTarget(flags), route, percent, out);
+      const { fleetWeightCommand } = await import('./commands/fleet.ts');
+      await fleetWeightCommand(route, percent, flags, { out, write, err, stdin: process.stdin });
+    });
 
   withAdminFlags(program.command('rollout').description('drive a route’s progressive rollout'))
     .argument('<action>', 'start | pause | resume | abort | promote')
@@ -76,6 +94,37 @@ export function buildProgram(): Command {
     .action(async (flags: { port: string; adminPort: string }) => {
       const { demoCommand } = await import('./commands/demo.ts');
       await demoCommand({ port: parsePort(flags.port), adminPort: parsePort(flags.adminPort) }, out);
+    });
+
+  program
+    .command('init')
+    .description('write a starter fnshift.yaml (with the JSON Schema modeline) from flags')
+    .option('-c, --config <file>', 'where to write it; - for stdout', 'fnshift.yaml')
+    .option('--legacy <url>', 'the legacy app', 'http://127.0.0.1:3000')
+    .option('--function <name=url>', 'a function endpoint (repeatable)', collect, [])
+    .option('--route <name=prefix>', 'a route to the function of that name (repeatable)', collect, [])
+    .option('--weight <percent>', 'starting weight of every route', '0')
+    .option('--sticky-header <name>', 'keep each user on one side by this header (e.g. x-user-id)')
+    .option('--kubernetes', 'for the sidecar: admin on the pod IP with the token file, state on the emptyDir')
+    .option('--schema <url>', 'the modeline’s schema (default: the installed copy, else the published one)')
+    .option('--force', 'overwrite an existing file')
+    .action(async (flags: InitFlags) => {
+      const { initCommand } = await import('./commands/init.ts');
+      await initCommand(flags, { out, write });
+    });
+
+  program
+    .command('inject')
+    .description('add the fnshift sidecar to the Deployments in a YAML stream (like `linkerd inject`)')
+    .argument('<file>', 'manifest file, or - for stdin')
+    .option('--image <ref>', 'fnshift image (default: the release matching this CLI)')
+    .option('--configmap <name>', 'ConfigMap holding fnshift.yaml', 'fnshift-config')
+    .option('--admin-token-secret <name>', 'Secret with key "token" for admin changes', 'fnshift-admin-token')
+    .option('--no-admin-token', 'mount no token Secret (admin stays on loopback; see docs/deploy.md)')
+    .option('--classic', 'a plain container instead of a native sidecar (Kubernetes before 1.29)')
+    .action(async (file: string, flags: InjectFlags) => {
+      const { injectCommand } = await import('./commands/inject.ts');
+      await injectCommand(file, flags, { write, err, stdin: process.stdin });
     });
 
   const functions = program.command('functions').description('the local function host');

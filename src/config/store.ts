@@ -44,7 +44,9 @@ export function reconcileState(state: State, config: Config, logger?: Logger): S
     const route = routes.get(name);
     if (!route) continue;
     const rollout = state.rollouts[name];
-    const isRolloutActive = rollout?.status === 'progressing' || rollout?.status === 'paused';
+    // A rollout the new config no longer declares owns nothing: its route falls back to the usual rule.
+    const isRolloutActive =
+      Boolean(route.rollout) && (rollout?.status === 'progressing' || rollout?.status === 'paused');
     if (!isRolloutActive && route.weight !== override.configWeightPercent) {
       logger?.info(
         { route: name, runtimeWeight: override.weightPercent, configWeight: route.weight },
@@ -52,7 +54,12 @@ export function reconcileState(state: State, config: Config, logger?: Logger): S
       );
       continue;
     }
-    weights[name] = override;
+    // An edit made while a rollout owns the weight is absorbed by the rollout: rebase the override on it,
+    // or the first reload after the rollout ends would take it for a new edit and drop the rollout's weight.
+    weights[name] =
+      isRolloutActive && route.weight !== override.configWeightPercent
+        ? { ...override, configWeightPercent: route.weight }
+        : override;
   }
   const rollouts: Record<string, RolloutRecord> = {};
   for (const [name, record] of Object.entries(state.rollouts)) {
@@ -90,6 +97,19 @@ export function createStore(options: StoreOptions) {
     return route;
   }
 
+  function refuseWhileRolloutOwns(name: string): void {
+    const rollout = state.rollouts[name];
+    if (rollout?.status === 'progressing' || rollout?.status === 'paused') {
+      throw new FnshiftError(
+        'FNSHIFT_CONFLICT',
+        `a rollout owns ${name}'s weight: abort or promote it first`,
+        {
+          details: { route: name, rollout: rollout.status },
+        },
+      );
+    }
+  }
+
   return {
     get snapshot(): Snapshot {
       return snapshot;
@@ -106,16 +126,7 @@ export function createStore(options: StoreOptions) {
     setWeight(name: string, weightPercent: number, source: 'admin' | 'rollout' = 'admin') {
       return serialise(async () => {
         const route = routeOf(name);
-        const rollout = state.rollouts[name];
-        if (source === 'admin' && (rollout?.status === 'progressing' || rollout?.status === 'paused')) {
-          throw new FnshiftError(
-            'FNSHIFT_CONFLICT',
-            `a rollout owns ${name}'s weight: abort or promote it first`,
-            {
-              details: { route: name, rollout: rollout.status },
-            },
-          );
-        }
+        if (source === 'admin') refuseWhileRolloutOwns(name);
         const previous = snapshot.weights.get(name)?.weightPercent ?? route.weight;
         const override: WeightOverride = {
           weightPercent,
@@ -132,10 +143,11 @@ export function createStore(options: StoreOptions) {
       });
     },
 
-    /** Back to the config's weight. */
+    /** Back to the config's weight; refused, like setWeight, while a rollout owns the route. */
     clearWeight(name: string) {
       return serialise(async () => {
         const route = routeOf(name);
+        refuseWhileRolloutOwns(name);
         const previous = snapshot.weights.get(name)?.weightPercent ?? route.weight;
         const { [name]: _dropped, ...weights } = state.weights;
         await commit(config, { ...state, weights });

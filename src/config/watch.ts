@@ -18,14 +18,57 @@ export function hashText(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** How much longer than `debounceMs` a burst of events may hold a reload back. */
+export const MAX_WAIT_FACTOR = 5;
+
+/**
+ * A trailing debounce with a ceiling: `run` waits for `debounceMs` without events, but never longer than
+ * `maxWaitMs` after the first event of a burst. Without the ceiling a directory that never goes quiet
+ * (a config rewritten 10×/s against the default 200 ms) starved reloads: 1 applied out of 47 rewrites.
+ */
+export function createDebounce(run: () => void, debounceMs: number, maxWaitMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  let burstStartMs: number | undefined;
+  const fire = () => {
+    timer = undefined;
+    burstStartMs = undefined;
+    run();
+  };
+  return {
+    trigger(): void {
+      const nowMs = Date.now();
+      burstStartMs ??= nowMs;
+      clearTimeout(timer);
+      timer = setTimeout(fire, Math.max(0, Math.min(debounceMs, burstStartMs + maxWaitMs - nowMs)));
+      timer.unref();
+    },
+    cancel(): void {
+      clearTimeout(timer);
+      timer = undefined;
+      burstStartMs = undefined;
+    },
+  };
+}
+
 export function watchConfig(options: WatchOptions, initialText: string) {
   let lastHash = hashText(initialText);
-  let debounce: NodeJS.Timeout | undefined;
+  const debounce = createDebounce(
+    () => void check(),
+    options.debounceMs,
+    options.debounceMs * MAX_WAIT_FACTOR,
+  );
   let watcher: FSWatcher | undefined;
   let isStopped = false;
   const dir = dirname(options.file);
 
-  async function check(): Promise<void> {
+  // Checks run one after another: two overlapping reads finishing out of order could apply an older file last.
+  let running: Promise<void> = Promise.resolve();
+  function check(): Promise<void> {
+    running = running.then(checkOnce, checkOnce);
+    return running;
+  }
+
+  async function checkOnce(): Promise<void> {
     let text: string;
     try {
       // readFile follows the symlink chain (fnshift.yaml → ..data/fnshift.yaml → ..2026_…/fnshift.yaml).
@@ -40,17 +83,11 @@ export function watchConfig(options: WatchOptions, initialText: string) {
     options.onChange(text);
   }
 
-  function schedule(): void {
-    clearTimeout(debounce);
-    debounce = setTimeout(() => void check(), options.debounceMs);
-    debounce.unref();
-  }
-
   function start(): void {
     try {
       // A ConfigMap swap touches `..data`, an editor its own temp names, and some platforms give no name
       // at all: any event in the directory may be ours, and the content hash decides.
-      watcher = watch(dir, { persistent: false }, schedule);
+      watcher = watch(dir, { persistent: false }, debounce.trigger);
       watcher.on('error', () => {
         watcher?.close();
         watcher = undefined;
@@ -76,7 +113,7 @@ export function watchConfig(options: WatchOptions, initialText: string) {
     },
     stop(): void {
       isStopped = true;
-      clearTimeout(debounce);
+      debounce.cancel();
       clearInterval(poll);
       watcher?.close();
     },

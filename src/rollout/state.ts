@@ -1,7 +1,7 @@
 // The state file: runtime weights and rollout progress that must survive a restart. Written atomically
 // (temp file, fsync, rename, fsync of the directory) before an admin change is acknowledged.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { open, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { FnshiftError } from '../errors.ts';
@@ -53,6 +53,7 @@ export type LoadResult = { state: State; warning?: string };
 
 /** A missing file is a fresh start; a corrupt one is reported and ignored, so the config alone rules. */
 export async function loadState(file: string): Promise<LoadResult> {
+  await removeStaleTempFiles(file);
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -77,6 +78,22 @@ export async function loadState(file: string): Promise<LoadResult> {
     };
   }
   return { state: parsed.data };
+}
+
+/** Temp files left by a process killed mid-write; only ours (same name pattern) are removed. */
+async function removeStaleTempFiles(file: string): Promise<void> {
+  const prefix = `.${basename(file)}.`;
+  let names: string[];
+  try {
+    names = await readdir(dirname(file));
+  } catch {
+    return;
+  }
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(prefix) && name.endsWith('.tmp'))
+      .map((name) => unlink(join(dirname(file), name)).catch(() => {})),
+  );
 }
 
 /**

@@ -16,6 +16,12 @@ export function formatTable(rows: ReadonlyArray<Record<string, string>>, columns
   ].join('\n');
 }
 
+function rolloutCell(rollout: { status?: string; stepIndex?: number; steps?: number[] }): string {
+  const status = rollout.status ?? 'idle';
+  if (rollout.stepIndex === undefined || !rollout.steps) return status;
+  return `${status} (step ${rollout.stepIndex + 1}/${rollout.steps.length})`;
+}
+
 export async function statusCommand(
   target: AdminTarget,
   isJson: boolean,
@@ -29,7 +35,11 @@ export async function statusCommand(
     weight: `${r.weight}%`,
     source: String(r.weightSource ?? 'config'),
     breaker: String(r.breaker ?? ''),
-    rollout: r.rollout ? String((r.rollout as { state?: string }).state ?? '') : '-',
+    rollout: r.rollout
+      ? rolloutCell(
+          r.rollout as { status?: string; weightPercent?: number; stepIndex?: number; steps?: number[] },
+        )
+      : '-',
   }));
   out(formatTable(rows, ['route', 'function', 'weight', 'source', 'breaker', 'rollout']));
 }
