@@ -70,7 +70,11 @@ export function buildProgram(): Command {
     .option('--apply', 'with --fleet: run the recipe (kubectl get, edit, kubectl apply)')
     .option('--stdin', 'with --fleet: edit the ConfigMap YAML on stdin and write it to stdout')
     .action(async (route: string, percent: string, flags: AdminFlags & FleetFlags & { fleet?: boolean }) => {
-      if (!flags.fleet) return weightCommand(adminTarget(flags), route, percent, out);
+      if (!flags.fleet) {
+        if (flags.configmap || flags.apply || flags.stdin)
+          throw new CliError('--configmap, --apply and --stdin need --fleet', 2);
+        return weightCommand(adminTarget(flags), route, percent, out);
+      }
       const { fleetWeightCommand } = await import('./commands/fleet.ts');
       await fleetWeightCommand(route, percent, flags, { out, write, err, stdin: process.stdin });
     });
@@ -106,6 +110,7 @@ export function buildProgram(): Command {
     .option('--weight <percent>', 'starting weight of every route', '0')
     .option('--sticky-header <name>', 'keep each user on one side by this header (e.g. x-user-id)')
     .option('--kubernetes', 'for the sidecar: admin on the pod IP with the token file, state on the emptyDir')
+    .option('--admin-loopback', 'with --kubernetes: admin on 127.0.0.1 instead (for inject --admin-loopback)')
     .option('--schema <url>', 'the modeline’s schema (default: the installed copy, else the published one)')
     .option('--force', 'overwrite an existing file')
     .action(async (flags: InitFlags) => {
@@ -120,11 +125,27 @@ export function buildProgram(): Command {
     .option('--image <ref>', 'fnshift image (default: the release matching this CLI)')
     .option('--configmap <name>', 'ConfigMap holding fnshift.yaml', 'fnshift-config')
     .option('--admin-token-secret <name>', 'Secret with key "token" for admin changes', 'fnshift-admin-token')
-    .option('--no-admin-token', 'mount no token Secret (admin stays on loopback; see docs/deploy.md)')
+    .option('--admin-loopback', 'admin API on 127.0.0.1: exec probes, no token Secret (see docs/deploy.md)')
     .option('--classic', 'a plain container instead of a native sidecar (Kubernetes before 1.29)')
     .action(async (file: string, flags: InjectFlags) => {
       const { injectCommand } = await import('./commands/inject.ts');
       await injectCommand(file, flags, { write, err, stdin: process.stdin });
+    });
+
+  program
+    .command('loadtest')
+    .description('run a load-test scenario on this machine (fnshift loadtest --help; docs/load-testing.md)')
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .argument('[flags...]', 'the flags of npm run loadtest')
+    .action(async (flags: string[]) => {
+      const { loadtestCommand } = await import('./commands/loadtest.ts');
+      const code = await loadtestCommand(flags);
+      // 99: an SLO was breached (the report says which); 2: usage; 1: the run failed.
+      if (code !== 0) {
+        throw new CliError(code === 99 ? 'an SLO was breached (exit 99)' : `loadtest exited with ${code}`, code);
+      }
     });
 
   const functions = program.command('functions').description('the local function host');

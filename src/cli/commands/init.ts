@@ -19,6 +19,7 @@ export type InitFlags = {
   weight?: string;
   stickyHeader?: string;
   kubernetes?: boolean;
+  adminLoopback?: boolean;
   schema?: string;
   force?: boolean;
 };
@@ -64,9 +65,10 @@ export function starterConfig(flags: Omit<InitFlags, 'config' | 'force'> & { sch
     };
   });
   const isK8s = Boolean(flags.kubernetes);
+  const isPodIpAdmin = isK8s && !flags.adminLoopback;
   const config: ConfigInput = {
     listen: `0.0.0.0:${sidecarPorts.data.port}`,
-    admin: isK8s
+    admin: isPodIpAdmin
       ? { listen: `0.0.0.0:${sidecarPorts.admin.port}`, tokenFile: sidecarPaths.tokenFile }
       : { listen: `127.0.0.1:${sidecarPorts.admin.port}`, tokenEnv: 'FNSHIFT_ADMIN_TOKEN' },
     legacy: { url: flags.legacy },
@@ -77,7 +79,7 @@ export function starterConfig(flags: Omit<InitFlags, 'config' | 'force'> & { sch
   const checked = validateConfig(config);
   if (!checked.ok)
     throw new CliError(`the flags make an invalid config:\n  ${checked.problems.join('\n  ')}`, 2);
-  return render(config, flags.schema, isK8s);
+  return render(config, flags.schema, isPodIpAdmin);
 }
 
 function pairOf(doc: Document, key: string): Pair<Scalar> | undefined {
@@ -86,7 +88,7 @@ function pairOf(doc: Document, key: string): Pair<Scalar> | undefined {
     : undefined;
 }
 
-function render(config: ConfigInput, schema: string, isK8s: boolean): string {
+function render(config: ConfigInput, schema: string, isPodIpAdmin: boolean): string {
   const doc = new Document(config);
   doc.commentBefore = [
     ` yaml-language-server: $schema=${schema}`,
@@ -99,7 +101,7 @@ function render(config: ConfigInput, schema: string, isK8s: boolean): string {
   note('listen', ' Data port: callers (the Service) send here; unmatched paths go to legacy.');
   note(
     'admin',
-    isK8s
+    isPodIpAdmin
       ? ' Admin API, /metrics and probes. On the pod IP so the kubelet and Prometheus reach it, so changes\n need the bearer token from the mounted Secret (see docs/deploy.md).'
       : ' Admin API, /metrics and probes; loopback only. Changes need the token when the env var is set.',
   );

@@ -11,8 +11,7 @@ export type InjectFlags = {
   image?: string;
   configmap?: string;
   adminTokenSecret?: string;
-  /** false with --no-admin-token. */
-  adminToken?: boolean;
+  adminLoopback?: boolean;
   classic?: boolean;
 };
 
@@ -34,7 +33,8 @@ export async function injectCommand(file: string, flags: InjectFlags, io: Io): P
     result = injectManifests(input, {
       image: flags.image ?? DEFAULT_IMAGE,
       configMap: flags.configmap ?? DEFAULT_CONFIGMAP,
-      tokenSecret: flags.adminToken === false ? undefined : (flags.adminTokenSecret ?? DEFAULT_TOKEN_SECRET),
+      tokenSecret: flags.adminLoopback ? undefined : (flags.adminTokenSecret ?? DEFAULT_TOKEN_SECRET),
+      isAdminOnLoopback: Boolean(flags.adminLoopback),
       isNative: !flags.classic,
     });
   } catch (error) {
