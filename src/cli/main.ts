@@ -95,9 +95,13 @@ export function buildProgram(): Command {
     .description('start a legacy app, local functions and fnshift in front, and print what to try')
     .option('--port <port>', 'fnshift data port (0: any free port)', '8080')
     .option('--admin-port <port>', 'fnshift admin port (0: any free port)', '9901')
-    .action(async (flags: { port: string; adminPort: string }) => {
+    .option('--host <address>', 'address fnshift binds (0.0.0.0 inside a container)', '127.0.0.1')
+    .action(async (flags: { port: string; adminPort: string; host: string }) => {
       const { demoCommand } = await import('./commands/demo.ts');
-      await demoCommand({ port: parsePort(flags.port), adminPort: parsePort(flags.adminPort) }, out);
+      await demoCommand(
+        { port: parsePort(flags.port), adminPort: parsePort(flags.adminPort), host: flags.host },
+        out,
+      );
     });
 
   program
@@ -144,7 +148,10 @@ export function buildProgram(): Command {
       const code = await loadtestCommand(flags);
       // 99: an SLO was breached (the report says which); 2: usage; 1: the run failed.
       if (code !== 0) {
-        throw new CliError(code === 99 ? 'an SLO was breached (exit 99)' : `loadtest exited with ${code}`, code);
+        throw new CliError(
+          code === 99 ? 'an SLO was breached (exit 99)' : `loadtest exited with ${code}`,
+          code,
+        );
       }
     });
 

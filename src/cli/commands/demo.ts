@@ -13,12 +13,12 @@ import { createLogger } from '../../telemetry/log.ts';
 export function demoConfig(
   legacyUrl: string,
   functionsUrl: string,
-  port: number,
-  adminPort: number,
+  listen: { host: string; port: number; adminPort: number },
 ): ConfigInput {
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
   return {
-    listen: `127.0.0.1:${port}`,
-    admin: { listen: `127.0.0.1:${adminPort}` },
+    listen: `${host}:${listen.port}`,
+    admin: { listen: `${host}:${listen.adminPort}` },
     legacy: { url: legacyUrl },
     functions: {
       recommend: { url: `${functionsUrl}/recommend`, timeoutMs: 800 },
@@ -48,20 +48,27 @@ export function demoConfig(
         sticky: { header: 'x-user-id' },
       },
     ],
-    state: { file: join(tmpdir(), `fnshift-demo-state-${port}.json`) },
+    state: { file: join(tmpdir(), `fnshift-demo-state-${process.pid}.json`) },
   };
 }
 
-export async function demoCommand(options: { port: number; adminPort: number }, out: (line: string) => void) {
+export async function demoCommand(
+  options: { port: number; adminPort: number; host?: string },
+  out: (line: string) => void,
+) {
   // Users alice and heidi hash to buckets 4078 and 6636: at 50% one lands on each side.
   const legacy = await startLegacyApp({ host: '127.0.0.1', port: 0 });
   const functions = await startFunctionHost({
     dir: new URL('../../local/functions/', import.meta.url).pathname,
   });
-  const validated = validateConfig(demoConfig(legacy.url, functions.url, options.port, options.adminPort));
+  const validated = validateConfig(
+    demoConfig(legacy.url, functions.url, {
+      host: options.host ?? '127.0.0.1',
+      port: options.port,
+      adminPort: options.adminPort,
+    }),
+  );
   if (!validated.ok) throw new Error(`demo config invalid: ${validated.problems.join('; ')}`);
-  // Every demo starts at the weights above, not at what an earlier demo was changed to.
-  await rm(validated.config.state.file, { force: true });
   const logger = createLogger({ level: process.env.FNSHIFT_LOG_LEVEL ?? 'warn' });
   const { app, addresses } = await run({ config: validated.config, logger, isEmbedded: true });
   const url = addresses.data;
@@ -88,7 +95,8 @@ Ctrl-C stops everything.`);
     if (isStopping) return;
     isStopping = true;
     await app.shutdown(2000);
-    await Promise.all([legacy.close(), functions.close()]);
+    // The state file is this run's own: every demo starts at the weights above.
+    await Promise.all([legacy.close(), functions.close(), rm(validated.config.state.file, { force: true })]);
     process.exit(0);
   };
   process.once('SIGINT', () => void stop());
