@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createAdminTable } from './admin/routes.ts';
-import { createAdminServer } from './admin/server.ts';
+import { type AdminTable, createAdminServer } from './admin/server.ts';
 import { createReloader, type Reloader } from './config/reload.ts';
 import type { Config } from './config/schema.ts';
 import type { Snapshot } from './config/snapshot.ts';
@@ -33,7 +33,16 @@ export type AppOptions = {
   metrics?: { contentType: string; render(): Promise<string> };
 };
 
-export type Addresses = { data: string; admin: string };
+export type Addresses = { data: string; admin: string; probes?: string };
+
+const PROBE_PATHS = new Set(['/livez', '/readyz', '/metrics']);
+
+/** The read-only subset served on `admin.probesListen`: health and metrics, nothing that changes state. */
+function probeTable(table: AdminTable): AdminTable {
+  return table.filter(
+    (entry) => entry.method === 'GET' && [...PROBE_PATHS].some((path) => entry.pattern.test(path)),
+  );
+}
 
 function splitHostPort(hostPort: string): { host: string; port: number } {
   const i = hostPort.lastIndexOf(':');
@@ -102,18 +111,17 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     socket.once('close', () => tunnels.delete(socket));
     handleUpgrade(store.snapshot, req, socket, head);
   });
-  const admin = createAdminServer(
-    createAdminTable({
-      store,
-      isReady: () => isReady && !isDraining,
-      breakerState: (name) => breakers.state(name),
-      rollouts,
-      reloader,
-      token: options.adminToken,
-      metrics: options.metrics,
-    }),
-    onBug,
-  );
+  const adminTable = createAdminTable({
+    store,
+    isReady: () => isReady && !isDraining,
+    breakerState: (name) => breakers.state(name),
+    rollouts,
+    reloader,
+    token: options.adminToken,
+    metrics: options.metrics,
+  });
+  const admin = createAdminServer(adminTable, onBug);
+  const probes = initial.admin.probesListen ? createAdminServer(probeTable(adminTable), onBug) : undefined;
 
   return {
     logger,
@@ -128,15 +136,23 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       return inFlight;
     },
     async start(): Promise<Addresses> {
-      const addresses = {
+      const addresses: Addresses = {
         admin: await listen(admin, initial.admin.listen),
+        ...(probes && initial.admin.probesListen
+          ? { probes: await listen(probes, initial.admin.probesListen) }
+          : {}),
         data: await listen(data, initial.listen),
       };
       await rollouts.sync();
       reloader?.watch(initial.reload);
       isReady = true;
       logger.info(
-        { data: addresses.data, admin: addresses.admin, routes: initial.routes.length },
+        {
+          data: addresses.data,
+          admin: addresses.admin,
+          probes: addresses.probes,
+          routes: initial.routes.length,
+        },
         'fnshift is listening',
       );
       return addresses;
@@ -165,8 +181,10 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       windows.stop();
       breakers.shutdown();
       await upstreams.close();
-      admin.closeAllConnections();
-      await new Promise<void>((resolve) => admin.close(() => resolve()));
+      for (const server of probes ? [admin, probes] : [admin]) {
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
       logger.info({ isClean, cutRequests: inFlight }, 'drained');
       return { isClean };
     },

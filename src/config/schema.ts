@@ -202,6 +202,11 @@ export const configSchema = z
           .default('FNSHIFT_ADMIN_TOKEN'),
         /** A file holding the token (a mounted Secret); wins over tokenEnv. */
         tokenFile: z.string().min(1).optional(),
+        /**
+         * A second, read-only listener for the probes and /metrics (kubelet and Prometheus reach the pod
+         * IP), so `listen`, which takes changes, can stay on loopback (Istio's 15020/15000 split).
+         */
+        probesListen: hostPort.optional(),
       })
       .prefault({}),
     legacy: legacySpec,
