@@ -126,6 +126,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
   return {
     logger,
     store,
+    upstreams,
     breakers,
     rollouts,
     reloader,

@@ -139,18 +139,17 @@ export function createRequestPath(options: RequestPathOptions) {
     const { snap } = ex;
     ex.event.target = 'legacy';
     ex.event.fallback = fallback;
-    const result = await attempt(
-      baseAttempt(
-        ex,
-        snap.legacy,
-        snap.legacy.basePath + path,
-        body,
-        snap.config.legacy,
-        route,
-        'legacy',
-        fallback,
-      ),
+    const request = baseAttempt(
+      ex,
+      snap.legacy,
+      snap.legacy.basePath + path,
+      body,
+      snap.config.legacy,
+      route,
+      'legacy',
+      fallback,
     );
+    const result = await observed(ex, request, 'legacy', 'legacy', () => attempt(request));
     settle(ex, result, 'legacy');
   }
 
@@ -256,6 +255,10 @@ export function createRequestPath(options: RequestPathOptions) {
     publish(channels.requestStart, ex.event);
     const guarded = guard(req, snap.config.limits);
     if (!guarded.ok) return refuse(ex, guarded.error, true);
+    // Chunked is not HTTP/1.0 (RFC 9112 §6.1): a 1.0 hop before us may have framed this body otherwise,
+    // so the connection is not reused after the response (HAProxy's rule for the same request).
+    if (req.httpVersionMinor === 0 && req.headers['transfer-encoding'] !== undefined)
+      res.shouldKeepAlive = false;
     const { path, query: rawQuery } = guarded.target;
     const query = rawQuery ? `?${rawQuery}` : '';
 

@@ -62,6 +62,14 @@ export function fallbackReason(error: unknown): FallbackReason {
   return 'upstream_error';
 }
 
+/**
+ * undici 8's llhttp errors carry no code (it looks the name up in a name → number table), so its parser
+ * errors are known by their class name.
+ */
+function isParserError(error: unknown): boolean {
+  return (error as { name?: unknown } | undefined)?.name === 'HTTPParserError';
+}
+
 /** The error the caller sees when an upstream attempt fails and nothing else can answer. */
 export function toUpstreamError(error: unknown, upstreamName: string): FnshiftError {
   if (error instanceof FnshiftError) return error;
@@ -80,7 +88,7 @@ export function toUpstreamError(error: unknown, upstreamName: string): FnshiftEr
     });
   }
   if (
-    code === 'HPE_INVALID_CONSTANT' ||
+    isParserError(error) ||
     code?.startsWith('HPE_') ||
     code === 'UND_ERR_HEADERS_OVERFLOW' ||
     code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ||

@@ -2,6 +2,7 @@
 // backpressure both ways and no whole-body buffering. Resolves, never rejects.
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
+import { FnshiftError } from '../errors.ts';
 import type { BodySource } from './body.ts';
 import { responseHeaders } from './headers.ts';
 import { acquire, release, type Upstream } from './upstreams.ts';
@@ -92,6 +93,12 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
       return;
     }
     if (this.#isClientGone) return;
+    const problem = responseProblem(req, statusCode, headers);
+    if (problem) {
+      // Nothing was written yet, so the caller gets a clean 502 (or legacy) and undici drops the socket.
+      controller.abort(new FnshiftError('FNSHIFT_UPSTREAM_BAD_RESPONSE', problem));
+      return;
+    }
     const out = responseHeaders(headers);
     req.decorate?.(out);
     this.#isResponseStarted = true;
@@ -126,6 +133,30 @@ class AttemptHandler implements Dispatcher.DispatchHandler {
     if (this.#isClientGone) return this.#finish({ kind: 'client_gone', isSent: this.#isSent });
     this.#finish({ kind: 'failed', error, isSent: this.#isSent, isResponseStarted: this.#isResponseStarted });
   }
+}
+
+/**
+ * What undici's parser lets through but a response must not have: a declared body over maxResponseBytes
+ * (undici only counts bytes as they arrive, so the caller would get a head and then a cut), and any
+ * Transfer-Encoding but a single `chunked` (`chunked, chunked`, `gzip, chunked`: HAProxy refuses them,
+ * and a coding other than chunked would reach the caller undecoded once the hop-by-hop field is dropped).
+ */
+function responseProblem(
+  req: AttemptRequest,
+  statusCode: number,
+  headers: IncomingHttpHeaders,
+): string | undefined {
+  const te = headers['transfer-encoding'];
+  if (te !== undefined && String(te).trim().toLowerCase() !== 'chunked') {
+    return `unsupported transfer-encoding: ${String(te)}`;
+  }
+  // HEAD and 304 declare the length of a body they do not carry.
+  if (req.method === 'HEAD' || statusCode === 304) return undefined;
+  const length = Number(headers['content-length']);
+  if (length > req.upstream.limits.maxResponseBytes) {
+    return `response of ${length} bytes exceeds ${req.upstream.limits.maxResponseBytes}`;
+  }
+  return undefined;
 }
 
 export function attempt(req: AttemptRequest): Promise<AttemptResult> {

@@ -108,8 +108,19 @@ export function checkDeclaredBody(req: IncomingMessage, limits: LimitsConfig): F
   return undefined;
 }
 
+/**
+ * Node accepts any coding list that ends in chunked (`gzip, chunked`). The field is hop-by-hop and dropped
+ * on the way out, so a body still gzip-coded would reach the upstream unlabelled: only plain chunked passes.
+ */
+export function checkTransferEncoding(req: IncomingMessage): FnshiftError | undefined {
+  const te = req.headers['transfer-encoding'];
+  if (te === undefined || te.trim().toLowerCase() === 'chunked') return undefined;
+  return headerError('FNSHIFT_BAD_HEADER', 'only Transfer-Encoding: chunked is accepted');
+}
+
 export function guard(req: IncomingMessage, limits: LimitsConfig): GuardResult {
-  const headerProblem = checkHeaders(req.rawHeaders, limits) ?? checkDeclaredBody(req, limits);
+  const headerProblem =
+    checkHeaders(req.rawHeaders, limits) ?? checkTransferEncoding(req) ?? checkDeclaredBody(req, limits);
   if (headerProblem) return { ok: false, error: headerProblem };
   return canonicalTarget(req.url ?? '');
 }

@@ -16,9 +16,28 @@ function clientErrorStatus(code: string | undefined): FnshiftError {
   });
 }
 
+/** Responses started on each connection and not yet finished (pipelined ones queue behind the first). */
+const unfinished = new WeakMap<Duplex, Set<ServerResponse>>();
+
+function track(socket: Duplex, res: ServerResponse): void {
+  const set = unfinished.get(socket) ?? new Set<ServerResponse>();
+  unfinished.set(socket, set);
+  set.add(res);
+  // 'close' follows 'finish' on every response, and comes alone when the connection drops.
+  res.once('close', () => set.delete(res));
+}
+
 export function onClientError(error: Error & { code?: string; bytesParsed?: number }, socket: Duplex): void {
   if (error.code === 'ECONNRESET' || !socket.writable) {
     socket.destroy();
+    return;
+  }
+  const inFlight = [...(unfinished.get(socket) ?? [])];
+  if (inFlight.some((res) => res.headersSent)) {
+    // A parse error in a body (a bad chunk) can come after the answer started: a 400 written now would
+    // land inside that response. Let answers already ended flush, and cut one still streaming.
+    if (inFlight.every((res) => res.writableEnded)) socket.end();
+    else socket.destroy();
     return;
   }
   const problem = clientErrorStatus(error.code);
@@ -46,6 +65,7 @@ export function createListener(
       insecureHTTPParser: false,
     },
     (req, res) => {
+      track(req.socket, res);
       // The handler resolves on every path; a throw here is a bug, reported as a 500 rather than a crash.
       const done = handler(req, res);
       if (done) done.catch((error: unknown) => onHandlerBug(res, error, onBug));

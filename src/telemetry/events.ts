@@ -81,3 +81,10 @@ export const rolloutChannel = channel('fnshift:rollout:step');
 export function publishRollout(event: RolloutEvent): void {
   publish(rolloutChannel, event);
 }
+
+/** Subscribes a typed listener to one channel; returns the call that removes it. */
+export function listen<T>(ch: Channel, onMessage: (message: T) => void): () => void {
+  const listener = onMessage as (message: unknown) => void;
+  ch.subscribe(listener);
+  return () => ch.unsubscribe(listener);
+}

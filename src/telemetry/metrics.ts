@@ -1,0 +1,234 @@
+// The one prom-client import: RED metrics per route, target and upstream, breaker and rollout state, on a
+// registry of our own (never the global one, which an embedding app may own). Labels are route and
+// function names from the config, never raw paths, so series stay bounded whatever callers send.
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import pkg from '../../package.json' with { type: 'json' };
+import type { Snapshot } from '../config/snapshot.ts';
+import { fallbackReason } from '../forwarding/fallback.ts';
+import {
+  type AttemptEvent,
+  type BreakerEvent,
+  breakerChannels,
+  channels,
+  listen,
+  type ReloadEvent,
+  type RequestEvent,
+  type RolloutEvent,
+  reloadChannel,
+  rolloutChannel,
+} from './events.ts';
+
+/** The label for requests that matched no route (or were refused before matching). */
+export const UNMATCHED = 'unmatched';
+
+/** OTel's default HTTP duration buckets (semconv http-metrics, also instrumentation-undici's), in seconds. */
+export const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+
+const BREAKER_STATE_VALUES: Readonly<Record<string, number>> = { closed: 0, half_open: 1, open: 2 };
+
+/** The rollout statuses of `src/rollout/state.ts`; a status outside this list still gets its own series. */
+const ROLLOUT_STATUSES = ['idle', 'progressing', 'paused', 'succeeded', 'failed', 'aborted'];
+
+export type MetricsOptions = {
+  snapshot: () => Snapshot;
+  /** closed | half_open | open | disabled, or undefined for an unknown function. */
+  breakerState: (functionName: string) => string | undefined;
+};
+
+export type Metrics = {
+  /** The Content-Type of `render()`'s text (Prometheus text format 0.0.4). */
+  readonly contentType: string;
+  render(): Promise<string>;
+  /** Stops listening; the registry keeps its last values. */
+  stop(): void;
+};
+
+export function statusClass(statusCode: number | undefined): string {
+  if (statusCode === undefined || statusCode < 100 || statusCode > 599) return 'none';
+  return `${Math.floor(statusCode / 100)}xx`;
+}
+
+/** A labelled child per label tuple, looked up once: prom-client hashes its label object on every call. */
+function childCache<C>(make: (...values: string[]) => C): (...values: string[]) => C {
+  const cache = new Map<string, C>();
+  return (...values) => {
+    const key = values.join('\u0000');
+    let child = cache.get(key);
+    if (child === undefined) {
+      child = make(...values);
+      cache.set(key, child);
+    }
+    return child;
+  };
+}
+
+export function createMetrics(options: MetricsOptions): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  collectDefaultMetrics({ register: registry });
+
+  new Gauge({
+    name: 'fnshift_build_info',
+    help: 'Always 1; the labels say which fnshift and Node.js are running.',
+    labelNames: ['version', 'node'],
+    registers,
+  }).set({ version: pkg.version, node: process.version }, 1);
+
+  const serverDuration = new Histogram({
+    name: 'http_server_request_duration_seconds',
+    help: 'Time from receiving a request to the end of its response, per route and the target that answered.',
+    labelNames: ['route', 'target', 'status_class'],
+    buckets: DURATION_BUCKETS_S,
+    registers,
+  });
+  const requests = new Counter({
+    name: 'fnshift_requests_total',
+    help: 'Requests answered, per route, the target that answered (function, legacy, none) and status class.',
+    labelNames: ['route', 'target', 'status_class'],
+    registers,
+  });
+  const fallbacks = new Counter({
+    name: 'fnshift_fallbacks_total',
+    help: 'Requests chosen for the function that legacy answered instead, per route and reason.',
+    labelNames: ['route', 'reason'],
+    registers,
+  });
+  const clientDuration = new Histogram({
+    name: 'http_client_request_duration_seconds',
+    help: 'Time of one upstream attempt, per upstream (legacy or a function name), target and outcome.',
+    labelNames: ['upstream', 'target', 'outcome', 'status_class'],
+    buckets: DURATION_BUCKETS_S,
+    registers,
+  });
+  const connectFailures = new Counter({
+    name: 'fnshift_upstream_connect_failures_total',
+    help: 'Attempts that never reached the upstream: refused, unreachable, DNS failure or connect timeout.',
+    labelNames: ['upstream'],
+    registers,
+  });
+  const breakerTransitions = new Counter({
+    name: 'fnshift_breaker_transitions_total',
+    help: 'Breaker state changes per function: open, half_open, close.',
+    labelNames: ['function', 'event'],
+    registers,
+  });
+  const breakerRejections = new Counter({
+    name: 'fnshift_breaker_rejections_total',
+    help: 'Function calls the breaker refused without trying (open, or a second call while half-open).',
+    labelNames: ['function'],
+    registers,
+  });
+  const reloads = new Counter({
+    name: 'fnshift_config_reloads_total',
+    help: 'Config reload attempts by result: ok, invalid (the last good config stays), unchanged.',
+    labelNames: ['result'],
+    registers,
+  });
+  const lastReloadOk = new Gauge({
+    name: 'fnshift_config_last_reload_successful',
+    help: '1 when the last config reload was applied or unchanged, 0 when it was refused as invalid.',
+    registers,
+  });
+  const rolloutStep = new Gauge({
+    name: 'fnshift_rollout_step',
+    help: 'The rollout step in force per route, counted from 1; 0 before the first step.',
+    labelNames: ['route'],
+    registers,
+  });
+  const rolloutState = new Gauge({
+    name: 'fnshift_rollout_state',
+    help: 'Per route, 1 for the rollout status in force and 0 for the others.',
+    labelNames: ['route', 'state'],
+    registers,
+  });
+  const breakerState: Gauge<'function'> = new Gauge({
+    name: 'fnshift_breaker_state',
+    help: 'Breaker state per function: 0 closed, 1 half_open, 2 open (absent when the breaker is disabled).',
+    labelNames: ['function'],
+    registers,
+    collect: () => {
+      breakerState.reset();
+      for (const name of Object.keys(options.snapshot().config.functions)) {
+        const value = BREAKER_STATE_VALUES[options.breakerState(name) ?? ''];
+        if (value !== undefined) breakerState.set({ function: name }, value);
+      }
+    },
+  });
+  const weight: Gauge<'route'> = new Gauge({
+    name: 'fnshift_route_weight_percent',
+    help: 'The weight in force per route: percent of requests for the function.',
+    labelNames: ['route'],
+    registers,
+    collect: () => {
+      weight.reset();
+      for (const [route, { weightPercent }] of options.snapshot().weights)
+        weight.set({ route }, weightPercent);
+    },
+  });
+  for (const result of ['ok', 'invalid', 'unchanged']) reloads.inc({ result }, 0);
+  lastReloadOk.set(1);
+
+  const requestSeries = childCache((route, target, cls) => ({
+    duration: serverDuration.labels(route, target, cls),
+    count: requests.labels(route, target, cls),
+  }));
+  const attemptSeries = childCache((upstream, target, outcome, cls) =>
+    clientDuration.labels(upstream, target, outcome, cls),
+  );
+  const fallbackSeries = childCache((route, reason) => fallbacks.labels(route, reason));
+
+  const onRequestEnd = (event: RequestEvent) => {
+    const route = event.route ?? UNMATCHED;
+    const series = requestSeries(route, event.target ?? 'none', statusClass(event.statusCode));
+    series.duration.observe(event.durationMs / 1000);
+    series.count.inc();
+    if (event.fallback) fallbackSeries(route, event.fallback).inc();
+  };
+  const onAttemptEnd = (event: AttemptEvent) => {
+    attemptSeries(
+      event.upstreamName,
+      event.target,
+      event.outcome ?? 'none',
+      statusClass(event.statusCode),
+    ).observe(event.durationMs / 1000);
+    if (
+      event.outcome === 'failed' &&
+      event.errorCode &&
+      fallbackReason({ code: event.errorCode }) === 'connect_failure'
+    ) {
+      connectFailures.inc({ upstream: event.upstreamName });
+    }
+  };
+  const onBreaker = (event: BreakerEvent) => {
+    if (event.event === 'reject') breakerRejections.inc({ function: event.functionName });
+    else breakerTransitions.inc({ function: event.functionName, event: event.event });
+  };
+  const onReload = (event: ReloadEvent) => {
+    reloads.inc({ result: event.result });
+    lastReloadOk.set(event.result === 'invalid' ? 0 : 1);
+  };
+  const onRollout = (event: RolloutEvent) => {
+    rolloutStep.set({ route: event.route }, Math.max(0, event.stepIndex + 1));
+    const states = ROLLOUT_STATUSES.includes(event.status)
+      ? ROLLOUT_STATUSES
+      : [...ROLLOUT_STATUSES, event.status];
+    for (const state of states)
+      rolloutState.set({ route: event.route, state }, state === event.status ? 1 : 0);
+  };
+
+  const unsubscribers = [
+    listen(channels.requestEnd, onRequestEnd),
+    listen(channels.attemptEnd, onAttemptEnd),
+    listen(reloadChannel, onReload),
+    listen(rolloutChannel, onRollout),
+    ...Object.values(breakerChannels).map((ch) => listen(ch, onBreaker)),
+  ];
+
+  return {
+    contentType: registry.contentType,
+    render: () => registry.metrics(),
+    stop() {
+      for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
+    },
+  };
+}
