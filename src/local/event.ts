@@ -7,6 +7,7 @@ import {
   validateHeaderName,
   validateHeaderValue,
 } from 'node:http';
+import { type ErrorCode, FnshiftError, problemBody } from '../errors.ts';
 
 export type FunctionEvent = {
   version: '2.0';
@@ -43,22 +44,18 @@ export type FunctionResult = {
 
 export type EventOptions = Readonly<{ basePath?: string; requestId?: string }>;
 
-/** The errors the local function host answers with, as problem+json (RFC 9457) like the proxy's. */
-const hostErrors = {
-  FNSHIFT_BAD_REQUEST: { status: 400, title: 'Bad request' },
-  FNSHIFT_NOT_FOUND: { status: 404, title: 'Not found' },
-  FNSHIFT_BODY_TOO_LARGE: { status: 413, title: 'Request body exceeds the cap' },
-  FNSHIFT_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers exceed the limits' },
-  FNSHIFT_FUNCTION_THREW: { status: 502, title: 'The function threw an error' },
-  FNSHIFT_FUNCTION_BAD_RESULT: {
-    status: 502,
-    title: 'The function returned a result that is not a response',
-  },
-  FNSHIFT_FUNCTION_TIMEOUT: { status: 504, title: 'The function did not finish in time' },
-  FNSHIFT_INTERNAL: { status: 500, title: 'Internal error' },
-} as const;
-
-export type HostErrorCode = keyof typeof hostErrors;
+/** The codes the local function host answers with, from the one table in errors.ts (RFC 9457 bodies). */
+export type HostErrorCode = Extract<
+  ErrorCode,
+  | 'FNSHIFT_BAD_REQUEST'
+  | 'FNSHIFT_NOT_FOUND'
+  | 'FNSHIFT_BODY_TOO_LARGE'
+  | 'FNSHIFT_HEADERS_TOO_LARGE'
+  | 'FNSHIFT_FUNCTION_THREW'
+  | 'FNSHIFT_FUNCTION_BAD_RESULT'
+  | 'FNSHIFT_FUNCTION_TIMEOUT'
+  | 'FNSHIFT_INTERNAL'
+>;
 
 const JSON_TYPE = 'application/json; charset=utf-8';
 
@@ -249,9 +246,8 @@ function normalizeResult(result: unknown): Normalized {
 
 /** The problem+json document (RFC 9457) for a host error, shaped like the proxy's own. */
 export function hostProblem(code: HostErrorCode, detail: string): { status: number; body: Buffer } {
-  const { status, title } = hostErrors[code];
-  const type = `https://fnshift.dev/problems/${code.toLowerCase().replaceAll('_', '-')}`;
-  return { status, body: Buffer.from(JSON.stringify({ type, title, status, code, detail })) };
+  const error = new FnshiftError(code, detail);
+  return { status: error.status, body: Buffer.from(problemBody(error)) };
 }
 
 /** Writes a problem+json error; `fixedHeaders` (the host's own marks) are always sent. */

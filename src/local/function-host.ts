@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { FnshiftError } from '../errors.ts';
+import { readBody } from './body.ts';
 import { type FunctionEvent, hostProblem, toEvent, writeProblem, writeResult } from './event.ts';
 
 export type FunctionContext = Readonly<{
@@ -62,7 +63,6 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 const MODULE_FILE = /^([a-z0-9][a-z0-9_-]*)\.(ts|js|mjs)$/;
 
 type Outcome = { kind: 'ok'; value: unknown } | { kind: 'threw' } | { kind: 'timeout' };
-type BodyOutcome = { ok: true; body: Buffer } | { ok: false; isTooLarge: boolean };
 
 function configError(message: string, cause?: unknown): FnshiftError {
   return new FnshiftError('FNSHIFT_CONFIG_INVALID', message, { cause });
@@ -103,29 +103,6 @@ export async function loadFunctions(options: FunctionHostOptions): Promise<Map<s
     }
   }
   return functions;
-}
-
-function readBody(req: IncomingMessage, limitBytes: number): Promise<BodyOutcome> {
-  return new Promise((done) => {
-    if (Number(req.headers['content-length']) > limitBytes) {
-      done({ ok: false, isTooLarge: true });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let sizeBytes = 0;
-    const onData = (chunk: Buffer) => {
-      sizeBytes += chunk.length;
-      if (sizeBytes <= limitBytes) return void chunks.push(chunk);
-      req.off('data', onData);
-      // Keep reading and drop the rest so the 413 reaches a client that is still sending.
-      req.resume();
-      done({ ok: false, isTooLarge: true });
-    };
-    req.on('data', onData);
-    req.on('end', () => done({ ok: true, body: Buffer.concat(chunks) }));
-    req.on('error', () => done({ ok: false, isTooLarge: false }));
-    req.on('close', () => done({ ok: false, isTooLarge: false }));
-  });
 }
 
 function makeContext(functionName: string, requestId: string, timeoutMs: number): FunctionContext {

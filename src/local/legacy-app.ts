@@ -7,6 +7,7 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { readBody } from './body.ts';
 import {
   FEEDBACK_LIMIT_BYTES,
   getItem,
@@ -35,7 +36,6 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 const ITEM_PATH = /^\/api\/item\/([^/]+)$/;
 
 type Request = { req: IncomingMessage; res: ServerResponse; path: string; query: URLSearchParams };
-type BodyOutcome = { ok: true; body: Buffer } | { ok: false; isTooLarge: boolean };
 
 function sendJson(
   res: ServerResponse,
@@ -65,29 +65,6 @@ function sendMethodNotAllowed(res: ServerResponse, allow: string): void {
 function headerValue(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value.join(',') : value;
-}
-
-/** The body up to `limitBytes`; past it the rest is read and dropped so the 413 still reaches the client. */
-function readBody(req: IncomingMessage, limitBytes: number): Promise<BodyOutcome> {
-  return new Promise((done) => {
-    if (Number(req.headers['content-length']) > limitBytes) {
-      done({ ok: false, isTooLarge: true });
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let sizeBytes = 0;
-    const onData = (chunk: Buffer) => {
-      sizeBytes += chunk.length;
-      if (sizeBytes <= limitBytes) return void chunks.push(chunk);
-      req.off('data', onData);
-      req.resume();
-      done({ ok: false, isTooLarge: true });
-    };
-    req.on('data', onData);
-    req.on('end', () => done({ ok: true, body: Buffer.concat(chunks) }));
-    req.on('error', () => done({ ok: false, isTooLarge: false }));
-    req.on('close', () => done({ ok: false, isTooLarge: false }));
-  });
 }
 
 function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
