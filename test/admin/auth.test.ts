@@ -8,8 +8,8 @@ import { type TestContext, test } from 'node:test';
 import { readToken } from '../../src/admin/auth.ts';
 import { createApp } from '../../src/app.ts';
 import type { ConfigInput } from '../../src/config/schema.ts';
-import { startFnshiftProcess, tempDir } from '../config/fnshift-process.ts';
 import { buildConfig, startFixture } from '../helpers/fnshift.ts';
+import { startFnshiftProcess, tempDir } from '../helpers/process.ts';
 import { problemCode, send } from '../helpers/raw.ts';
 import { getRoute, mutate } from './admin-api.ts';
 

@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { pino } from 'pino';
 import { createApp } from '../../src/app.ts';
 import { stateSchema } from '../../src/rollout/state.ts';
-import { tempDir } from '../config/fnshift-process.ts';
 import { buildConfig, startFixture } from '../helpers/fnshift.ts';
+import { tempDir } from '../helpers/process.ts';
 import { getRoute, json, mutate } from './admin-api.ts';
 
 const COUNT = 50;

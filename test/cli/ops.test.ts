@@ -9,8 +9,8 @@ import { type TestContext, test } from 'node:test';
 import { createApp } from '../../src/app.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { getRoute, getRoutes } from '../admin/admin-api.ts';
-import { cliEntry, tempDir } from '../config/fnshift-process.ts';
 import { refusedUrl, startFixture } from '../helpers/fnshift.ts';
+import { cliEntry, tempDir } from '../helpers/process.ts';
 
 type CliResult = { code: number; stdout: string; stderr: string };
 

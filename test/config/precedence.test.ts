@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load.ts';
 import { stateSchema } from '../../src/rollout/state.ts';
 import { getRoute, json, mutate } from '../admin/admin-api.ts';
 import { startFixture } from '../helpers/fnshift.ts';
+import { tempDir } from '../helpers/process.ts';
 import {
   feedFunction,
   type RouteInput,
@@ -17,7 +18,6 @@ import {
   settle,
   startHarness,
 } from '../rollout/rollout-harness.ts';
-import { tempDir } from './fnshift-process.ts';
 
 type RouteSpec = { weight: number; fallback?: 'safe' | 'never'; hasRollout?: boolean };
 

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import autocannon from 'autocannon';
 import { getRoutes } from '../admin/admin-api.ts';
-import { eventually, replaceByRename, startFnshiftProcess, tempDir } from '../config/fnshift-process.ts';
 import { startFixture } from '../helpers/fnshift.ts';
+import { eventually, replaceByRename, startFnshiftProcess, tempDir } from '../helpers/process.ts';
 
 /** autocannon emits the parser's head ({ statusCode, headers: [name, value, …] }), not what its types say. */
 type ParsedHead = { statusCode: number; headers: unknown[] };

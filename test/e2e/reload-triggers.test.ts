@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { promisify } from 'node:util';
 import { getRoute, getRoutes, json, mutate } from '../admin/admin-api.ts';
+import { startFixture } from '../helpers/fnshift.ts';
 import {
   cliEntry,
   eventually,
@@ -15,8 +16,7 @@ import {
   replaceByRename,
   startFnshiftProcess,
   tempDir,
-} from '../config/fnshift-process.ts';
-import { startFixture } from '../helpers/fnshift.ts';
+} from '../helpers/process.ts';
 import { send } from '../helpers/raw.ts';
 
 const run = promisify(execFile);

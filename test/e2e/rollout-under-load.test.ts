@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import autocannon from 'autocannon';
 import { type RolloutEvent, rolloutChannel } from '../../src/telemetry/events.ts';
 import { getRoute, mutate } from '../admin/admin-api.ts';
-import { eventually } from '../config/fnshift-process.ts';
 import { startFixture, startFnshift } from '../helpers/fnshift.ts';
+import { eventually } from '../helpers/process.ts';
 
 /** autocannon emits the parser's head ({ statusCode, headers: [name, value, …] }), not what its types say. */
 type ParsedHead = { statusCode: number; headers: unknown[] };

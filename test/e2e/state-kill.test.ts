@@ -11,8 +11,8 @@ import { type TestContext, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { State } from '../../src/rollout/state.ts';
 import { getRoute, mutate } from '../admin/admin-api.ts';
-import { repoRoot, startFnshiftProcess, tempDir } from '../config/fnshift-process.ts';
 import { startFixture } from '../helpers/fnshift.ts';
+import { repoRoot, startFnshiftProcess, tempDir } from '../helpers/process.ts';
 import { send } from '../helpers/raw.ts';
 
 async function writeConfig(t: TestContext, dir: string): Promise<string> {

@@ -1,7 +1,7 @@
 // Test helpers below the HTTP client: a byte-recording upstream, a one-shot client, and fnshift as a child process.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import {
   createServer as createHttpServer,
   type IncomingHttpHeaders,
@@ -9,10 +9,10 @@ import {
   request,
 } from 'node:http';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
+import { startFnshiftProcess, tempDir } from './process.ts';
 
 export type RawExchange = { head: string; body: Buffer };
 
@@ -129,7 +129,7 @@ export type ChildFnshift = {
 
 /** `fnshift run -c FILE` as a child process (its own heap, its own RSS), resolved once it listens. */
 export async function spawnFnshift(t: TestContext, config: Record<string, unknown>): Promise<ChildFnshift> {
-  const dir = await mkdtemp(join(tmpdir(), 'fnshift-test-'));
+  const dir = await tempDir(t);
   const file = join(dir, 'fnshift.json');
   await writeFile(
     file,
@@ -142,64 +142,14 @@ export async function spawnFnshift(t: TestContext, config: Record<string, unknow
       ...config,
     }),
   );
-  const child = spawn(process.execPath, ['src/cli/main.ts', 'run', '-c', file], {
-    cwd: new URL('../../', import.meta.url),
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, FNSHIFT_LOG_LEVEL: 'info' },
-  });
-  const exited = once(child, 'exit').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-  }));
-  t.after(async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGKILL');
-      await exited;
-    }
-    await rm(dir, { recursive: true, force: true });
-  });
-  const logs: Array<Record<string, unknown>> = [];
-  const waiters: Array<{ msg: string; resolve: (line: Record<string, unknown>) => void }> = [];
-  let stderr = '';
-  child.stderr!.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  let pending = '';
-  child.stdout!.on('data', (c: Buffer) => {
-    pending += c.toString();
-    for (let nl = pending.indexOf('\n'); nl !== -1; nl = pending.indexOf('\n')) {
-      const text = pending.slice(0, nl);
-      pending = pending.slice(nl + 1);
-      let line: Record<string, unknown>;
-      try {
-        line = JSON.parse(text) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      logs.push(line);
-      for (const w of waiters.filter((x) => x.msg === line.msg)) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve(line);
-      }
-    }
-  });
-  const waitForLog = (msg: string) =>
-    new Promise<Record<string, unknown>>((resolve, reject) => {
-      const seen = logs.find((l) => l.msg === msg);
-      if (seen) return resolve(seen);
-      waiters.push({ msg, resolve });
-      exited.then(({ code }) =>
-        reject(new Error(`fnshift exited (${code}) before logging "${msg}":\n${stderr}`)),
-      );
-    });
-  const listening = await waitForLog('fnshift is listening');
+  const proc = await startFnshiftProcess(t, file);
   return {
-    child,
-    pid: child.pid!,
-    dataUrl: String(listening.data),
-    adminUrl: String(listening.admin),
-    waitForLog,
-    exited,
+    child: proc.child,
+    pid: proc.child.pid!,
+    dataUrl: proc.dataUrl,
+    adminUrl: proc.adminUrl,
+    waitForLog: (msg) => proc.waitForLog((line) => line.msg === msg),
+    exited: proc.exited,
   };
 }
 

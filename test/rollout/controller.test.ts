@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import type { RolloutAction } from '../../src/rollout/controller.ts';
 import { loadState, stateSchema } from '../../src/rollout/state.ts';
-import { tempDir } from '../config/fnshift-process.ts';
+import { tempDir } from '../helpers/process.ts';
 import { feedFunction, type Harness, rolloutConfig, settle, startHarness } from './rollout-harness.ts';
 
 const INTERVAL_MS = 60_000;
