@@ -66,6 +66,30 @@ export function mergeEncodedHistograms(encoded: readonly string[]): {
   return result;
 }
 
+/**
+ * A histogram rebuilt from a generator's quantiles (wrk prints percentiles, not its histogram): each
+ * quantile gets the requests between it and the one before, at its own value, so the rebuilt percentiles
+ * equal the generator's at every grid point and rounds can be merged like autocannon's.
+ */
+export function histogramFromQuantiles(
+  quantiles: readonly (readonly [percentile: number, us: number])[],
+  totalCount: number,
+): { percentiles: LatencyPercentilesUs; encoded: string } {
+  const histogram = createHistogram();
+  let recorded = 0;
+  for (const [percentile, us] of quantiles) {
+    const upTo = Math.round((Math.min(percentile, 100) / 100) * totalCount);
+    const count = upTo - recorded;
+    if (count > 0) {
+      histogram.recordValueWithCount(Math.min(Math.max(Math.round(us), 1), HIGHEST_TRACKABLE_US), count);
+      recorded = upTo;
+    }
+  }
+  const result = { percentiles: percentilesOf(histogram), encoded: encodeIntoCompressedBase64(histogram) };
+  histogram.destroy();
+  return result;
+}
+
 function percentilesOf(histogram: Histogram): LatencyPercentilesUs {
   return {
     count: histogram.totalCount,

@@ -14,7 +14,7 @@ export interface LoadJob {
   readonly durationS: number;
   readonly connections: number;
   readonly pipelining: number;
-  /** Per-request timeout inside autocannon, in seconds. */
+  /** Per-request timeout inside the generator, in seconds. */
   readonly requestTimeoutS: number;
   readonly requests: readonly { readonly path: string; readonly headers: Readonly<Record<string, string>> }[];
 }
@@ -27,7 +27,7 @@ export interface RoundMeasurement {
   readonly errors: number;
   readonly timeouts: number;
   readonly statusCodes: Readonly<Record<string, number>>;
-  /** autocannon's own percentiles, whole milliseconds. */
+  /** The generator's own percentiles in ms: whole ms from autocannon, µs resolution from wrk. */
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly p99_9: number };
   readonly latencyUs: LatencyPercentilesUs;
   /** The round's µs histogram, compressed base64, to merge rounds. */

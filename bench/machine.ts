@@ -40,12 +40,12 @@ export function isInstalled(path: string): boolean {
   }
 }
 
-/** `nginx -v` writes to stderr, `haproxy -v` to stdout; the line naming the version is in one of them. */
+/** `nginx -v` writes to stderr, `haproxy -v` and `wrk -v` to stdout; the line naming the version is in one of them. */
 export function binaryVersion(path: string): string {
   if (!isInstalled(path)) return `${path.split('/').pop()} not installed`;
   const result = spawnSync(path, ['-v'], { encoding: 'utf8', timeout: 5000 });
   const line =
-    `${result.stderr ?? ''}\n${result.stdout ?? ''}`.split('\n').find((l) => /version/i.test(l)) ?? '';
-  const match = /(nginx\/\S+|HAProxy version \S+)/.exec(line);
+    `${result.stderr ?? ''}\n${result.stdout ?? ''}`.split('\n').find((l) => /version|^wrk /i.test(l)) ?? '';
+  const match = /(nginx\/\S+|HAProxy version \S+|^wrk \S+)/.exec(line);
   return match?.[1] ?? (line.trim() || 'unknown version');
 }

@@ -3,6 +3,10 @@ import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { type ContenderName, contenderNames } from './contenders.ts';
 import { BenchError } from './errors.ts';
+import { isWrkInstalled, WRK_PATH } from './wrk.ts';
+
+export const loadgenNames = ['wrk', 'autocannon'] as const;
+export type LoadgenName = (typeof loadgenNames)[number];
 
 export interface BenchOptions {
   readonly durationS: number;
@@ -15,13 +19,19 @@ export interface BenchOptions {
   /** nginx worker_processes and haproxy nbthread. */
   readonly nativeWorkers: number;
   readonly startTimeoutMs: number;
+  /** wrk when installed: autocannon (one Node thread) saturates first and compresses every ratio toward 1. */
+  readonly loadgen: LoadgenName;
+  readonly wrkThreads: number;
 }
 
 export const usage = `usage: npm run bench -- [flags]
   --duration-s N      seconds per measured round (default 5)
   --warmup-s N        seconds of the warm-up round per contender (default min(duration, 3))
   --rounds N          measured rounds per contender, interleaved A B C A B C (default 3)
-  --connections N     autocannon connections (default 32; pipelining is always 1)
+  --connections N     client connections (default 32; pipelining is always 1)
+  --loadgen NAME      wrk or autocannon (default: wrk when ${WRK_PATH} exists, else autocannon)
+  --wrk-threads N     wrk threads (default 1: on a small machine every core the generator takes is one
+                      the contender does not get)
   --only a,b          contenders to run: ${contenderNames.join(', ')} (default all)
   --native-workers N  nginx worker_processes and haproxy nbthread (default: cores, ${availableParallelism()} here)
   --out FILE          where the JSON results go (default bench/results/latest.json)`;
@@ -41,6 +51,8 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
         only: { type: 'string' },
         'native-workers': { type: 'string' },
         out: { type: 'string' },
+        loadgen: { type: 'string' },
+        'wrk-threads': { type: 'string' },
         // Handled by run.ts before parsing; listed so that strict mode accepts it.
         help: { type: 'boolean', short: 'h' },
       },
@@ -59,7 +71,27 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
     outPath: typeof values.out === 'string' ? values.out : 'bench/results/latest.json',
     nativeWorkers: positiveInteger(values['native-workers'], availableParallelism(), '--native-workers', 64),
     startTimeoutMs: 10_000,
+    loadgen: parseLoadgen(values.loadgen),
+    wrkThreads: positiveInteger(values['wrk-threads'], 1, '--wrk-threads', 64),
   });
+}
+
+function parseLoadgen(raw: unknown): LoadgenName {
+  if (raw === undefined) return isWrkInstalled() ? 'wrk' : 'autocannon';
+  if (raw === 'autocannon') return raw;
+  if (raw === 'wrk') {
+    if (!isWrkInstalled()) {
+      throw new BenchError(
+        'FNSHIFT_BENCH_USAGE',
+        `--loadgen wrk: ${WRK_PATH} not found (apt-get install -y wrk)`,
+      );
+    }
+    return raw;
+  }
+  throw new BenchError(
+    'FNSHIFT_BENCH_USAGE',
+    `--loadgen takes ${loadgenNames.join(' or ')}; got ${String(raw)}`,
+  );
 }
 
 function positiveInteger(raw: unknown, fallback: number, flag: string, max: number): number {

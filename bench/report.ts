@@ -27,7 +27,7 @@ export interface ContenderSummary {
   readonly spreadPercent: number;
   /** Over every request of every measured round (the rounds' histograms added up). */
   readonly latencyUs: LatencyPercentilesUs;
-  /** autocannon's whole-ms percentiles, median over rounds. */
+  /** The load generator's own percentiles in ms (autocannon: whole ms), median over rounds. */
   readonly latencyMs: { readonly p50: number; readonly p99: number; readonly p99_9: number };
   readonly non2xx: number;
   readonly errors: number;
@@ -229,6 +229,8 @@ export interface BenchSettings {
   readonly users: number;
   readonly originBodyBytes: number;
   readonly nativeWorkers: number;
+  /** Which load generator measured, with its version and threads. */
+  readonly loadgen: string;
 }
 
 /** The JSON document written to --out; `schemaVersion` changes when a field changes meaning. */
@@ -256,7 +258,7 @@ export function formatReport(report: BenchReport): string {
   const { machine: m, settings: s } = report;
   return [
     `fnshift peer bench: ${s.rounds} rounds × ${s.durationS} s per contender, interleaved, after a ${s.warmupS} s warm-up each`,
-    `load: autocannon, ${s.connections} connections, pipelining ${s.pipelining}, GET ${s.requestSample} over ${s.users} users`,
+    `load: ${s.loadgen}, ${s.connections} connections, pipelining ${s.pipelining}, GET ${s.requestSample} over ${s.users} users`,
     `origin: node:http, ${s.originBodyBytes}-byte JSON, keep-alive; nginx/haproxy workers: ${s.nativeWorkers}`,
     `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, load average ${m.loadAverage1m.toFixed(2)}`,
     `versions: node ${m.node}, ${m.nginx}, ${m.haproxy}`,

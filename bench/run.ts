@@ -14,7 +14,7 @@ import { BenchError, describeError } from './errors.ts';
 import { getOnce } from './http-probe.ts';
 import { mergeEncodedHistograms } from './latency.ts';
 import { createLoadGenerator, type LoadGenerator, type LoadJob } from './load.ts';
-import { describeMachine } from './machine.ts';
+import { binaryVersion, describeMachine } from './machine.ts';
 import { type BenchOptions, parseBenchOptions, usage } from './options.ts';
 import {
   type BenchReport,
@@ -24,6 +24,7 @@ import {
   type RoundRecord,
   summarizeRounds,
 } from './report.ts';
+import { createWrkLoadGenerator, WRK_PATH } from './wrk.ts';
 
 /** Distinct sticky keys, so fnshift's weight-50 route splits them between "legacy" and "function". */
 const USER_COUNT = 64;
@@ -135,7 +136,10 @@ async function runRound(
 
 /** Warm-up for each, then A B C A B C: a noisy moment on the machine hits every contender alike. */
 async function measureAll(entries: readonly Entry[], options: BenchOptions, requests: LoadJob['requests']) {
-  const load = createLoadGenerator();
+  const load =
+    options.loadgen === 'wrk'
+      ? createWrkLoadGenerator({ threads: options.wrkThreads })
+      : createLoadGenerator();
   const job = (durationS: number): LoadJob => ({
     origin: '',
     durationS,
@@ -206,6 +210,7 @@ async function bench(options: BenchOptions, workDir: string): Promise<BenchRepor
         users: USER_COUNT,
         originBodyBytes,
         nativeWorkers: options.nativeWorkers,
+        loadgen: describeLoadgen(options),
       },
       contenders: entries.map(toResult),
     });
@@ -213,6 +218,12 @@ async function bench(options: BenchOptions, workDir: string): Promise<BenchRepor
     await Promise.all(entries.map((e) => e.running?.stop()));
     await upstream.child.stop();
   }
+}
+
+function describeLoadgen(options: BenchOptions): string {
+  return options.loadgen === 'wrk'
+    ? `${binaryVersion(WRK_PATH)}, ${options.wrkThreads} thread${options.wrkThreads === 1 ? '' : 's'}`
+    : 'autocannon (one Node thread, in a child process)';
 }
 
 function writeReport(report: BenchReport, outPath: string): void {

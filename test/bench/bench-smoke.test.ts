@@ -1,32 +1,48 @@
-// Runs the real bench briefly (direct and http-proxy only) and checks the JSON it writes.
+// Runs the real bench briefly (direct and http-proxy only) and checks the JSON it writes, with the default
+// load generator (wrk where it is installed, autocannon elsewhere) and with autocannon asked for by name.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BenchReport } from '../../bench/report.ts';
+import { isWrkInstalled } from '../../bench/wrk.ts';
 
 const runScript = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
 
-test('runs direct and http-proxy for one short round and writes a well-formed JSON report', {
-  timeout: 30_000,
-}, async (t) => {
+async function runBench(
+  t: TestContext,
+  extra: readonly string[],
+): Promise<{ stdout: string; report: BenchReport }> {
   const dir = mkdtempSync(join(tmpdir(), 'fnshift-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const outPath = join(dir, 'results.json');
-
   const { stdout } = await promisify(execFile)(
     process.execPath,
-    [runScript, '--duration-s', '1', '--rounds', '1', '--only', 'direct,http-proxy', '--out', outPath],
+    [
+      runScript,
+      '--duration-s',
+      '1',
+      '--rounds',
+      '1',
+      '--only',
+      'direct,http-proxy',
+      '--out',
+      outPath,
+      ...extra,
+    ],
     { timeout: 25_000, killSignal: 'SIGINT' },
   );
+  return { stdout, report: JSON.parse(readFileSync(outPath, 'utf8')) as BenchReport };
+}
 
+function assertWellFormed(stdout: string, report: BenchReport): void {
   assert.match(stdout, /^contender\s+req\/s/m);
   assert.match(stdout, /goals:/);
-  const report = JSON.parse(readFileSync(outPath, 'utf8')) as BenchReport;
+  assert.match(stdout, /^machine: /m);
   assert.equal(report.schemaVersion, 1);
   assert.equal(report.machine.node, process.version);
   assert.equal(report.settings.rounds, 1);
@@ -59,4 +75,20 @@ test('runs direct and http-proxy for one short round and writes a well-formed JS
       ['nginx', 'not measured'],
     ],
   );
+}
+
+test('runs direct and http-proxy for one short round and writes a well-formed JSON report', {
+  timeout: 30_000,
+}, async (t) => {
+  const { stdout, report } = await runBench(t, []);
+  assertWellFormed(stdout, report);
+  assert.match(report.settings.loadgen, isWrkInstalled() ? /^wrk / : /^autocannon/);
+});
+
+test('measures with autocannon when asked to, as it does where wrk is not installed', {
+  timeout: 30_000,
+}, async (t) => {
+  const { stdout, report } = await runBench(t, ['--loadgen', 'autocannon']);
+  assertWellFormed(stdout, report);
+  assert.match(report.settings.loadgen, /^autocannon/);
 });

@@ -1,0 +1,124 @@
+// overhead: what fnshift adds to each request at weight 0, at a fixed rate of about half its saturation,
+// in alternating rounds (direct, fnshift, direct, fnshift…) so drift on the machine hits both alike.
+import { createSteadyProfile } from '../model.ts';
+import type { PhaseStats } from '../recorder.ts';
+import type { Scenario } from '../scenario.ts';
+import { shopConfig } from '../shop-config.ts';
+import { mergeOutcome, round } from '../summary.ts';
+
+const ROUNDS = { full: 3, short: 1 };
+const PROBE_S = { full: 4, short: 1 };
+const SETTLE_S = { full: 2, short: 0.5 };
+
+export const overhead: Scenario = {
+  name: 'overhead',
+  title: 'Overhead: fnshift at weight 0 against the legacy app alone',
+  description:
+    'The same requests at the same fixed rate, alternately straight to the legacy app and through fnshift ' +
+    'with every route at weight 0. The app answers at once (no service time), so the difference is ' +
+    "fnshift's own cost in µs. The rate is half of fnshift's saturation, measured first, unless --rate is given.",
+  durationS: { full: 40, short: 4 },
+  rateRps: { full: 0, short: 0 },
+  async run(ctx) {
+    const { settings, recorder } = ctx;
+    const legacy = await ctx.startLegacy({ latency: { medianMs: 0, sigma: 0 } });
+    const fnshift = await ctx.startFnshift(
+      shopConfig({ legacyUrl: legacy.url, functionUrl: legacy.url, weightPercent: 0 }),
+    );
+    await ctx.warmUp(fnshift.data);
+    const rounds = settings.isShort ? ROUNDS.short : ROUNDS.full;
+    const probeS = settings.isShort ? PROBE_S.short : PROBE_S.full;
+    const settleS = settings.isShort ? SETTLE_S.short : SETTLE_S.full;
+    const roundS = Math.max(1, Math.floor((settings.durationS - probeS - settleS) / (2 * rounds)));
+
+    recorder.mark('saturation probe', { countsForSlo: false });
+    const probe = await ctx.load(fnshift.data, { durationS: probeS, title: 'saturation probe' });
+    const saturationRps = probe.requestsPerSec;
+    const rateRps = settings.isRateExplicit
+      ? settings.rateRps
+      : Math.max(50, Math.round((saturationRps * 0.5) / 50) * 50);
+    ctx.log(
+      `overhead: fnshift saturates near ${Math.round(saturationRps)} req/s; measuring at ${rateRps} req/s`,
+    );
+
+    const profile = createSteadyProfile(rateRps);
+    // The probe leaves fnshift with a grown heap and pool; let it settle at the fixed rate, uncounted.
+    recorder.mark('settle', { countsForSlo: false });
+    await ctx.load(fnshift.data, { durationS: settleS, profile, title: 'settle' });
+    const direct: PhaseStats[] = [];
+    const through: PhaseStats[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      recorder.mark(`direct r${round}`);
+      direct.push(recorder.phases.at(-1)!);
+      await ctx.load(legacy.url, { durationS: roundS, profile, title: `direct r${round}` });
+      recorder.mark(`fnshift r${round}`);
+      through.push(recorder.phases.at(-1)!);
+      await ctx.load(fnshift.data, { durationS: roundS, profile, title: `fnshift r${round}` });
+    }
+
+    const d = mergeOutcome(direct, 'all').summary();
+    const f = mergeOutcome(through, 'all').summary();
+    const dc = mergeOutcome(direct, 'all', 'corrected').summary();
+    const fc = mergeOutcome(through, 'all', 'corrected').summary();
+    const perRound = direct.map((phase, i) => ({
+      round: i + 1,
+      addedP50Us: through[i]!.all.service.summary().p50Us - phase.all.service.summary().p50Us,
+      addedP99Us: through[i]!.all.service.summary().p99Us - phase.all.service.summary().p99Us,
+    }));
+    const headline = {
+      addedP50: {
+        label: 'added p50 (fnshift − direct)',
+        value: f.p50Us - d.p50Us,
+        unit: 'µs',
+        better: 'lower',
+      },
+      addedP99: {
+        label: 'added p99 (fnshift − direct)',
+        value: f.p99Us - d.p99Us,
+        unit: 'µs',
+        better: 'lower',
+      },
+      addedP99_9: {
+        label: 'added p99.9 (fnshift − direct)',
+        value: f.p99_9Us - d.p99_9Us,
+        unit: 'µs',
+        better: 'lower',
+      },
+      rate: { label: 'fixed rate of the rounds', value: rateRps, unit: 'req/s' },
+      saturation: {
+        label: 'fnshift saturation (closed loop)',
+        value: Math.round(saturationRps),
+        unit: 'req/s',
+        better: 'higher',
+      },
+    } as const;
+    return {
+      headline,
+      findings: {
+        saturationRps: round(saturationRps, 1),
+        rateRps,
+        rounds,
+        roundS,
+        direct: d,
+        fnshift: f,
+        directCorrected: dc,
+        fnshiftCorrected: fc,
+        addedUs: {
+          p50: f.p50Us - d.p50Us,
+          p90: f.p90Us - d.p90Us,
+          p99: f.p99Us - d.p99Us,
+          p99_9: f.p99_9Us - d.p99_9Us,
+          correctedP99: fc.p99Us - dc.p99Us,
+        },
+        perRound,
+      },
+      notes: [
+        `At ${rateRps} req/s (${Math.round((rateRps / saturationRps) * 100)}% of the ${Math.round(saturationRps)} req/s ` +
+          `fnshift reached closed-loop here), fnshift added ${f.p50Us - d.p50Us} µs at p50 and ` +
+          `${f.p99Us - d.p99Us} µs at p99.`,
+        'Generator, fnshift and the app share this machine, so the direct numbers include the same generator ' +
+          'cost; the difference is what fnshift adds.',
+      ],
+    };
+  },
+};
