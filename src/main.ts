@@ -6,6 +6,7 @@ import { createApp } from './app.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { loadState } from './rollout/state.ts';
+import { startTelemetry } from './telemetry/index.ts';
 import { createLogger, type Logger } from './telemetry/log.ts';
 
 export type RunOptions = {
@@ -46,8 +47,15 @@ export async function run(options: RunOptions) {
       'the admin API listens beyond loopback with no token: anyone who reaches it can change weights',
     );
   }
+  // Telemetry subscribes before the first request; it reads the app lazily, at scrape time.
+  const telemetry = startTelemetry({
+    logger,
+    snapshot: () => app.snapshot,
+    breakerState: (name) => app.breakers.state(name),
+  });
   const app = createApp(config, {
     logger,
+    metrics: telemetry.metrics,
     state,
     stateFile,
     configFile: file ? { path: file, text: loaded.text } : undefined,
@@ -58,7 +66,9 @@ export async function run(options: RunOptions) {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping');
       app.shutdown().then(
-        ({ isClean }) => {
+        async ({ isClean }) => {
+          // Spans of the drained requests are flushed (bounded) before the exit.
+          await telemetry.shutdown();
           if (!isClean) logger.warn('the drain deadline cut requests still in flight');
           logger.flush?.();
           // Exit 0 even after a cut drain: Kubernetes reads a sidecar's non-zero exit as a crash.
@@ -76,5 +86,5 @@ export async function run(options: RunOptions) {
       app.reloader?.reload('SIGHUP').catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
     });
   }
-  return { app, addresses };
+  return { app, addresses, telemetry };
 }

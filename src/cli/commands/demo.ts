@@ -70,7 +70,7 @@ export async function demoCommand(
   );
   if (!validated.ok) throw new Error(`demo config invalid: ${validated.problems.join('; ')}`);
   const logger = createLogger({ level: process.env.FNSHIFT_LOG_LEVEL ?? 'warn' });
-  const { app, addresses } = await run({ config: validated.config, logger, isEmbedded: true });
+  const { app, addresses, telemetry } = await run({ config: validated.config, logger, isEmbedded: true });
   const url = addresses.data;
   out(`fnshift demo: a legacy shop BFF, its logic moved into functions, and fnshift in front
 
@@ -95,6 +95,7 @@ Ctrl-C stops everything.`);
     if (isStopping) return;
     isStopping = true;
     await app.shutdown(2000);
+    await telemetry.shutdown();
     // The state file is this run's own: every demo starts at the weights above.
     await Promise.all([legacy.close(), functions.close(), rm(validated.config.state.file, { force: true })]);
     process.exit(0);
