@@ -113,8 +113,10 @@ export function buildProgram(): Command {
     .option('--route <name=prefix>', 'a route to the function of that name (repeatable)', collect, [])
     .option('--weight <percent>', 'starting weight of every route', '0')
     .option('--sticky-header <name>', 'keep each user on one side by this header (e.g. x-user-id)')
-    .option('--kubernetes', 'for the sidecar: admin on the pod IP with the token file, state on the emptyDir')
-    .option('--admin-loopback', 'with --kubernetes: admin on 127.0.0.1 instead (for inject --admin-loopback)')
+    .option(
+      '--kubernetes',
+      'for the sidecar: admin on loopback with the token file, probes and /metrics on the pod IP, state on the emptyDir',
+    )
     .option('--schema <url>', 'the modeline’s schema (default: the installed copy, else the published one)')
     .option('--force', 'overwrite an existing file')
     .action(async (flags: InitFlags) => {
@@ -129,7 +131,6 @@ export function buildProgram(): Command {
     .option('--image <ref>', 'fnshift image (default: the release matching this CLI)')
     .option('--configmap <name>', 'ConfigMap holding fnshift.yaml', 'fnshift-config')
     .option('--admin-token-secret <name>', 'Secret with key "token" for admin changes', 'fnshift-admin-token')
-    .option('--admin-loopback', 'admin API on 127.0.0.1: exec probes, no token Secret (see docs/deploy.md)')
     .option('--classic', 'a plain container instead of a native sidecar (Kubernetes before 1.29)')
     .action(async (file: string, flags: InjectFlags) => {
       const { injectCommand } = await import('./commands/inject.ts');

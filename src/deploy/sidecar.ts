@@ -13,9 +13,15 @@ export const sidecarPaths = {
   tokenFile: '/etc/fnshift-admin/token',
 } as const;
 
+/**
+ * The data port and the read-only probes port (`admin.probesListen`: /livez, /readyz, /metrics) face the
+ * pod IP and are declared; the admin API that takes changes (`admin.listen`) stays on 127.0.0.1, as
+ * Envoy's and Istio's do, so it is not declared: `kubectl port-forward` reaches it without that.
+ */
 export const sidecarPorts = {
   data: { name: 'fnshift-http', port: 8080 },
-  admin: { name: 'fnshift-admin', port: 9901 },
+  probes: { name: 'fnshift-probes', port: 9902 },
+  admin: { port: 9901 },
 } as const;
 
 export const SIDECAR_NAME = 'fnshift';
@@ -30,15 +36,13 @@ export const IMAGE_UID = 65532;
 export type SidecarOptions = {
   image?: string;
   configMap?: string;
-  /** A Secret with key `token` for admin changes; undefined mounts none. */
+  /**
+   * A Secret with key `token` for admin changes; undefined mounts none. Loopback alone does not keep out
+   * the pod's other containers, which share it, so the token stays as defence in depth.
+   */
   tokenSecret?: string;
   /** Kubernetes ≥ 1.29: an init container with restartPolicy Always. Otherwise a plain container. */
   isNative?: boolean;
-  /**
-   * The admin API on 127.0.0.1 (config `admin.listen: 127.0.0.1:9901`): the kubelet cannot reach it, so
-   * the probes exec node inside the container, and the admin port is not declared (nothing scrapes it).
-   */
-  isAdminOnLoopback?: boolean;
 };
 
 type EnvVar = { name: string; value?: string; valueFrom?: { fieldRef: { fieldPath: string } } };
@@ -59,26 +63,17 @@ const OTEL_RESOURCE_ATTRIBUTES = [
 type Timing = { periodSeconds: number; failureThreshold: number };
 
 function httpProbe(path: string, timing: Timing) {
-  return { httpGet: { path, port: sidecarPorts.admin.name }, timeoutSeconds: 2, ...timing };
+  return { httpGet: { path, port: sidecarPorts.probes.name }, timeoutSeconds: 2, ...timing };
 }
 
-/** A probe from inside the container, for a loopback admin; each run starts a node process (~40 MB). */
-function execProbe(path: string, timing: Timing) {
-  const url = `http://127.0.0.1:${sidecarPorts.admin.port}${path}`;
-  const script = `fetch('${url}').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))`;
-  return { exec: { command: [IMAGE_NODE, '-e', script] }, timeoutSeconds: 3, ...timing };
-}
-
-function probes(isAdminOnLoopback: boolean) {
-  const probe = isAdminOnLoopback ? execProbe : httpProbe;
+/** On the probes port: the kubelet reaches the pod IP, never the pod's loopback where the admin API is. */
+function probes() {
   return {
-    // The app starts only once this passes (native sidecars): config loaded and both listeners bound.
-    startupProbe: isAdminOnLoopback
-      ? execProbe('/readyz', { periodSeconds: 2, failureThreshold: 15 })
-      : { ...httpProbe('/readyz', { periodSeconds: 1, failureThreshold: 30 }), timeoutSeconds: 1 },
+    // The app starts only once this passes (native sidecars): config loaded and every listener bound.
+    startupProbe: { ...httpProbe('/readyz', { periodSeconds: 1, failureThreshold: 30 }), timeoutSeconds: 1 },
     // Process health only: never the legacy app or a function, or one slow upstream restarts every pod.
-    livenessProbe: probe('/livez', { periodSeconds: 10, failureThreshold: 3 }),
-    readinessProbe: probe('/readyz', { periodSeconds: 5, failureThreshold: 2 }),
+    livenessProbe: httpProbe('/livez', { periodSeconds: 10, failureThreshold: 3 }),
+    readinessProbe: httpProbe('/readyz', { periodSeconds: 5, failureThreshold: 2 }),
   };
 }
 
@@ -101,9 +96,7 @@ export function sidecarContainer(options: SidecarOptions = {}): Record<string, u
     args: ['run', '-c', sidecarPaths.configFile],
     ports: [
       { name: sidecarPorts.data.name, containerPort: sidecarPorts.data.port, protocol: 'TCP' },
-      ...(options.isAdminOnLoopback
-        ? []
-        : [{ name: sidecarPorts.admin.name, containerPort: sidecarPorts.admin.port, protocol: 'TCP' }]),
+      { name: sidecarPorts.probes.name, containerPort: sidecarPorts.probes.port, protocol: 'TCP' },
     ],
     env: [
       fieldEnv('POD_NAME', 'metadata.name'),
@@ -115,7 +108,7 @@ export function sidecarContainer(options: SidecarOptions = {}): Record<string, u
       // The heap follows the memory limit instead of V8's host-sized default.
       { name: 'NODE_OPTIONS', value: '--max-old-space-size-percentage=70' },
     ],
-    ...probes(Boolean(options.isAdminOnLoopback)),
+    ...probes(),
     // No CPU limit: CFS throttling adds latency to every proxied request.
     resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     securityContext: {

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { defaultSchemaRef, starterConfig } from '../../src/cli/commands/init.ts';
 import { parseConfig } from '../../src/config/load.ts';
-import { sidecarPaths } from '../../src/deploy/sidecar.ts';
+import { sidecarPaths, sidecarPorts } from '../../src/deploy/sidecar.ts';
 
 const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
 
@@ -51,26 +51,20 @@ test('writes the schema modeline first and a config with every route at weight 0
     ],
   );
   assert.equal(result.config.admin.listen, '127.0.0.1:9901', 'admin on loopback outside Kubernetes');
+  assert.equal(result.config.admin.probesListen, undefined);
 });
 
-test('--kubernetes uses the sidecar’s mounts and puts admin on the pod IP behind the token file', () => {
+test('--kubernetes uses the sidecar’s mounts, keeps admin on loopback and puts the probes on the pod IP', () => {
   const result = parseConfig(
     starterConfig({ ...flags, kubernetes: true, stickyHeader: 'x-user-id', weight: '5' }),
   );
   assert.ok(result.ok);
-  assert.equal(result.config.admin.listen, '0.0.0.0:9901');
-  assert.equal(result.config.admin.tokenFile, sidecarPaths.tokenFile);
+  assert.equal(result.config.admin.listen, `127.0.0.1:${sidecarPorts.admin.port}`);
+  assert.equal(result.config.admin.probesListen, `0.0.0.0:${sidecarPorts.probes.port}`);
+  assert.equal(result.config.admin.tokenFile, sidecarPaths.tokenFile, 'other containers share loopback');
   assert.equal(result.config.state.file, sidecarPaths.stateFile);
   assert.deepEqual(result.config.routes[0]!.sticky, { header: 'x-user-id' });
   assert.equal(result.config.routes[0]!.weight, 5);
-});
-
-test('--kubernetes --admin-loopback keeps the admin API on loopback, for inject --admin-loopback', () => {
-  const result = parseConfig(starterConfig({ ...flags, kubernetes: true, adminLoopback: true }));
-  assert.ok(result.ok);
-  assert.equal(result.config.admin.listen, '127.0.0.1:9901');
-  assert.equal(result.config.admin.tokenFile, undefined);
-  assert.equal(result.config.state.file, sidecarPaths.stateFile);
 });
 
 test('a route takes the only function there is when the names differ', () => {

@@ -9,8 +9,8 @@ import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { injectManifests } from '../../src/deploy/inject.ts';
 import {
   DEFAULT_TOKEN_SECRET,
-  IMAGE_NODE,
   sidecarContainer,
+  sidecarPorts,
   sidecarVolumes,
 } from '../../src/deploy/sidecar.ts';
 import { type K8sObject, parseObjects, validateAll } from './k8s.ts';
@@ -115,19 +115,23 @@ test('the injected output passes the Kubernetes schemas and the strict key check
   }
 });
 
-test('with the admin API on loopback, the probes exec node and no admin port or token is declared', async () => {
-  const { text } = injectManifests(deployment, { isAdminOnLoopback: true });
-  assert.deepEqual(await validateAll(parseObjects(text)), []);
-  const sidecar = podSpecOf(text).initContainers![0]!;
-  for (const probe of [sidecar.startupProbe, sidecar.livenessProbe, sidecar.readinessProbe]) {
-    assert.equal(probe?.exec?.command?.[0], IMAGE_NODE);
-    assert.equal(probe?.httpGet, undefined);
+test('probes the read-only probes port, and declares no port for the loopback admin API', () => {
+  for (const isNative of [true, false]) {
+    const spec = podSpecOf(injectManifests(deployment, { isNative, tokenSecret: 'tok' }).text);
+    const sidecar = [...(spec.initContainers ?? []), ...spec.containers].find((c) => c.name === 'fnshift')!;
+    for (const probe of [sidecar.startupProbe, sidecar.livenessProbe, sidecar.readinessProbe]) {
+      assert.equal(probe?.httpGet?.port, sidecarPorts.probes.name, `isNative=${isNative}`);
+      assert.equal(probe?.exec, undefined);
+    }
+    assert.deepEqual(
+      sidecar.ports?.map((p) => [p.name, p.containerPort]),
+      [
+        [sidecarPorts.data.name, sidecarPorts.data.port],
+        [sidecarPorts.probes.name, sidecarPorts.probes.port],
+      ],
+    );
+    assert.ok(!sidecar.ports?.some((p) => p.containerPort === sidecarPorts.admin.port));
   }
-  assert.deepEqual(
-    sidecar.ports?.map((p) => p.name),
-    ['fnshift-http'],
-  );
-  assert.ok(!podSpecOf(text).volumes?.some((v) => v.name === 'fnshift-admin-token'));
 });
 
 test('injecting twice changes nothing', () => {
@@ -207,6 +211,7 @@ test('the CLI reads stdin, writes YAML to stdout and reports on stderr', async (
   assert.match(result.stderr, /targetPort at "fnshift-http"/);
   const spec = podSpecOf(result.stdout, 1);
   assert.equal(spec.initContainers?.[0]?.name, 'fnshift');
+  assert.equal(spec.initContainers?.[0]?.readinessProbe?.httpGet?.port, 'fnshift-probes');
   assert.ok(spec.volumes?.some((v) => v.secret?.secretName === 'fnshift-admin-token'));
   const again = await runCli(['inject', '-'], result.stdout);
   assert.equal(again.stdout, result.stdout);

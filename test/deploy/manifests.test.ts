@@ -58,6 +58,25 @@ function portOf(listen: string): number {
   return Number(listen.slice(listen.lastIndexOf(':') + 1));
 }
 
+/** Every probe of the sidecar is an httpGet on the read-only probes port, never the loopback admin API. */
+function assertProbesOnProbesPort(container: IContainer) {
+  const probes = [container.startupProbe, container.livenessProbe, container.readinessProbe];
+  assert.deepEqual(
+    probes.map((p) => [p?.httpGet?.port, p?.exec]),
+    probes.map(() => [sidecarPorts.probes.name, undefined]),
+  );
+  assert.deepEqual(
+    probes.map((p) => p?.httpGet?.path),
+    ['/readyz', '/livez', '/readyz'],
+  );
+  const names = (container.ports ?? []).map((p) => p.name);
+  assert.deepEqual(
+    names,
+    [sidecarPorts.data.name, sidecarPorts.probes.name],
+    'the admin port is not declared',
+  );
+}
+
 test('the base renders, and every object passes the schemas and the strict key check', {
   skip: noKubectl,
 }, async () => {
@@ -73,6 +92,7 @@ test('the base runs fnshift as a native sidecar identical to what fnshift inject
   assert.equal(spec.initContainers?.[0]?.name, 'fnshift', 'fnshift comes first among the init containers');
   const options = { tokenSecret: DEFAULT_TOKEN_SECRET };
   assert.deepEqual(spec.initContainers?.[0], sidecarContainer(options));
+  assertProbesOnProbesPort(spec.initContainers![0]!);
   for (const volume of sidecarVolumes(options)) {
     assert.deepEqual(
       spec.volumes?.find((v) => v.name === volume.name),
@@ -107,7 +127,7 @@ test('the base follows the restricted profile, with a memory limit and no CPU li
   assert.equal(containerOf(spec, 'fnshift').securityContext?.seccompProfile?.type, 'RuntimeDefault');
 });
 
-test('the example config fits the sidecar: ports, probes, mounts, loopback legacy and the shutdown budget', {
+test('the example config fits the sidecar: ports, a loopback admin API, mounts, loopback legacy and the shutdown budget', {
   skip: noKubectl,
 }, async () => {
   const spec = podSpec(await render('base'));
@@ -117,10 +137,17 @@ test('the example config fits the sidecar: ports, probes, mounts, loopback legac
   const config = result.config;
   const ports = Object.fromEntries((fnshift.ports ?? []).map((p) => [p.name, p.containerPort]));
   assert.equal(portOf(config.listen), ports[sidecarPorts.data.name]);
-  assert.equal(portOf(config.admin.listen), ports[sidecarPorts.admin.name]);
-  // The kubelet probes the pod IP: an admin bound to loopback would fail every probe.
-  assert.ok(config.admin.listen.startsWith('0.0.0.0:'));
-  assert.equal(config.admin.tokenFile, sidecarPaths.tokenFile, 'an exposed admin API needs the token');
+  // Changes and GET /routes on loopback only; the kubelet and Prometheus reach the pod IP, so the
+  // read-only probes listener is the one there, on the port the probes and the PodMonitor name.
+  assert.equal(config.admin.listen, `127.0.0.1:${sidecarPorts.admin.port}`);
+  assert.ok(config.admin.probesListen?.startsWith('0.0.0.0:'), 'the probes listener faces the pod IP');
+  assert.equal(portOf(config.admin.probesListen!), ports[sidecarPorts.probes.name]);
+  assert.ok(
+    !Object.values(ports).includes(portOf(config.admin.listen)),
+    'the loopback admin port is not declared',
+  );
+  // The pod's other containers share loopback: changes still need the token.
+  assert.equal(config.admin.tokenFile, sidecarPaths.tokenFile);
   const mounts = Object.fromEntries((fnshift.volumeMounts ?? []).map((m) => [m.name, m]));
   assert.equal(mounts['fnshift-config']?.mountPath, sidecarPaths.configDir);
   assert.equal(mounts['fnshift-config']?.subPath, undefined, 'a subPath mount never sees ConfigMap updates');
@@ -147,7 +174,9 @@ test('the example config fits the sidecar: ports, probes, mounts, loopback legac
   assert.ok(graceSeconds * 1000 > budgetMs, `grace ${graceSeconds} s must exceed ${budgetMs} ms`);
 });
 
-test('the Service and the PodMonitor reach fnshift by its named ports', { skip: noKubectl }, async () => {
+test('the Service reaches fnshift by its data port and the PodMonitor scrapes the probes port', {
+  skip: noKubectl,
+}, async () => {
   const objects = await render('base');
   const deployment = find<IDeployment>(objects, 'Deployment', 'shop-bff');
   const fnshift = containerOf(podSpec(objects), 'fnshift');
@@ -160,7 +189,7 @@ test('the Service and the PodMonitor reach fnshift by its named ports', { skip: 
   for (const [k, v] of Object.entries(service.spec!.selector!)) assert.equal(labels[k], v);
   const monitor = find<IPodMonitor>(objects, 'PodMonitor');
   const endpoint = monitor.spec.podMetricsEndpoints![0]!;
-  assert.equal(endpoint.port, 'fnshift-admin');
+  assert.equal(endpoint.port, sidecarPorts.probes.name);
   assert.equal(endpoint.path, '/metrics');
   assert.ok(names.includes(endpoint.port));
   for (const [k, v] of Object.entries(monitor.spec.selector.matchLabels!)) assert.equal(labels[k], v);
@@ -187,6 +216,7 @@ test('the classic overlay runs fnshift as a regular container that sleeps before
   const { restartPolicy: _, ...native } = sidecarContainer({ tokenSecret: DEFAULT_TOKEN_SECRET });
   const { lifecycle, ...rest } = fnshift;
   assert.deepEqual(rest, native);
+  assertProbesOnProbesPort(fnshift);
   // The sleep action needs 1.30; before 1.29 only exec works, and distroless has only node.
   assert.equal(lifecycle?.preStop?.exec?.command?.[0], IMAGE_NODE);
   assert.deepEqual(containerOf(spec, 'app').lifecycle?.preStop?.exec?.command, ['sleep', '15']);
@@ -231,6 +261,7 @@ components: [${relative(dir, join(kustomizeDir, 'components/fnshift-sidecar'))}]
     podSpec(objects, 'orders').initContainers?.map((c) => c.name),
     ['fnshift', 'migrate'],
   );
+  assertProbesOnProbesPort(containerOf(podSpec(objects, 'orders'), 'fnshift'));
   const billing = podSpec(objects, 'billing');
   assert.deepEqual(
     billing.initContainers?.map((c) => c.name),
@@ -303,7 +334,7 @@ test('the strict check catches a misspelled field, a bad enum and a dangling ref
     apiVersion: 'monitoring.coreos.com/v1',
     kind: 'PodMonitor',
     metadata: { name: 'm' },
-    spec: { selector: {}, podMetricsEndpoints: [{ port: 'fnshift-admin', intervall: '30s' }] },
+    spec: { selector: {}, podMetricsEndpoints: [{ port: 'fnshift-probes', intervall: '30s' }] },
   };
   assert.deepEqual(await validateObject(monitor), [
     'PodMonitor/m: /spec/podMetricsEndpoints/0/intervall: unknown field',

@@ -173,7 +173,7 @@ test('the Dockerfile builds on node:24-slim, ships production dependencies only,
   assert.equal(one('USER'), `${IMAGE_UID}:${IMAGE_UID}`);
   assert.deepEqual(one('EXPOSE')?.split(/\s+/).map(Number), [
     sidecarPorts.data.port,
-    sidecarPorts.admin.port,
+    sidecarPorts.probes.port,
   ]);
   const entrypoint = JSON.parse(one('ENTRYPOINT')!) as string[];
   assert.equal(entrypoint[0], IMAGE_NODE, 'node itself is PID 1: no npm, no shell');
@@ -221,7 +221,7 @@ test('the image’s exact ENTRYPOINT and CMD serve a request and drain it on SIG
   await mkdir(join(root, sidecarPaths.stateDir), { recursive: true });
   await writeFile(
     join(root, sidecarPaths.configFile),
-    runConfig(legacy.url, join(root, sidecarPaths.stateFile)),
+    runConfig(legacy.url, join(root, sidecarPaths.stateFile), '127.0.0.1:0'),
   );
 
   const [exe, ...args] = argv.map((arg) => {
@@ -231,22 +231,22 @@ test('the image’s exact ENTRYPOINT and CMD serve a request and drain it on SIG
   const fnshift = startLogging(t, exe!, args, app);
   const listening = await fnshift.waitForLog('fnshift is listening');
   assert.equal((await get(`${listening.data}/api/other`)).body, 'legacy /api/other');
-  // The exec probe of a loopback admin, as the kubelet would run it in this image (on this test's port).
-  const probe = (
-    sidecarContainer({ isAdminOnLoopback: true }) as { readinessProbe: { exec: { command: string[] } } }
-  ).readinessProbe.exec.command;
-  const adminPort = new URL(String(listening.admin)).port;
-  const [probeNode, ...probeArgs] = probe.map((a) =>
-    a === IMAGE_NODE ? process.execPath : a.replace(':9901', `:${adminPort}`),
+  // The sidecar's httpGet probes, as the kubelet sends them, on the probes listener (this test's port).
+  const probePath = (sidecarContainer() as { readinessProbe: { httpGet: { path: string } } }).readinessProbe
+    .httpGet.path;
+  assert.equal(
+    (await get(`${listening.probes}${probePath}`)).status,
+    200,
+    'the probe passes on a ready fnshift',
   );
-  assert.equal((await runToEnd(probeNode!, probeArgs)).status, 0, 'the exec probe passes on a ready fnshift');
   // A request still in flight when SIGTERM arrives is answered before the process exits 0.
   const slow = get(`${listening.data}/slow`);
   await new Promise((resolve) => setTimeout(resolve, 100));
   fnshift.child.kill('SIGTERM');
+  await fnshift.waitForLog('draining');
+  assert.equal((await get(`${listening.probes}${probePath}`)).status, 503, 'and fails while it drains');
   assert.deepEqual(await slow, { status: 200, body: 'legacy /slow' });
   assert.equal(await fnshift.exited, 0);
   const drained = await fnshift.waitForLog('drained');
   assert.equal(drained.isClean, true);
-  assert.equal((await runToEnd(probeNode!, probeArgs)).status, 1, 'and fails once it is gone');
 });

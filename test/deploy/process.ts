@@ -112,10 +112,10 @@ export async function startLegacy(t: TestContext, slowMs = 400): Promise<{ url: 
 }
 
 /** A minimal config for a real run: ports chosen by the OS, no reload watch, state in `dir`. */
-export function runConfig(legacyUrl: string, stateFile: string): string {
+export function runConfig(legacyUrl: string, stateFile: string, probesListen?: string): string {
   return `listen: 127.0.0.1:0
 admin:
-  listen: 127.0.0.1:0
+  listen: 127.0.0.1:0${probesListen ? `\n  probesListen: ${probesListen}` : ''}
 legacy:
   url: ${legacyUrl}
 functions:

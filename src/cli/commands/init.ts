@@ -19,7 +19,6 @@ export type InitFlags = {
   weight?: string;
   stickyHeader?: string;
   kubernetes?: boolean;
-  adminLoopback?: boolean;
   schema?: string;
   force?: boolean;
 };
@@ -65,11 +64,14 @@ export function starterConfig(flags: Omit<InitFlags, 'config' | 'force'> & { sch
     };
   });
   const isK8s = Boolean(flags.kubernetes);
-  const isPodIpAdmin = isK8s && !flags.adminLoopback;
   const config: ConfigInput = {
     listen: `0.0.0.0:${sidecarPorts.data.port}`,
-    admin: isPodIpAdmin
-      ? { listen: `0.0.0.0:${sidecarPorts.admin.port}`, tokenFile: sidecarPaths.tokenFile }
+    admin: isK8s
+      ? {
+          listen: `127.0.0.1:${sidecarPorts.admin.port}`,
+          tokenFile: sidecarPaths.tokenFile,
+          probesListen: `0.0.0.0:${sidecarPorts.probes.port}`,
+        }
       : { listen: `127.0.0.1:${sidecarPorts.admin.port}`, tokenEnv: 'FNSHIFT_ADMIN_TOKEN' },
     legacy: { url: flags.legacy },
     functions,
@@ -79,7 +81,7 @@ export function starterConfig(flags: Omit<InitFlags, 'config' | 'force'> & { sch
   const checked = validateConfig(config);
   if (!checked.ok)
     throw new CliError(`the flags make an invalid config:\n  ${checked.problems.join('\n  ')}`, 2);
-  return render(config, flags.schema, isPodIpAdmin);
+  return render(config, flags.schema, isK8s);
 }
 
 function pairOf(doc: Document, key: string): Pair<Scalar> | undefined {
@@ -88,7 +90,7 @@ function pairOf(doc: Document, key: string): Pair<Scalar> | undefined {
     : undefined;
 }
 
-function render(config: ConfigInput, schema: string, isPodIpAdmin: boolean): string {
+function render(config: ConfigInput, schema: string, isK8s: boolean): string {
   const doc = new Document(config);
   doc.commentBefore = [
     ` yaml-language-server: $schema=${schema}`,
@@ -101,8 +103,8 @@ function render(config: ConfigInput, schema: string, isPodIpAdmin: boolean): str
   note('listen', ' Data port: callers (the Service) send here; unmatched paths go to legacy.');
   note(
     'admin',
-    isPodIpAdmin
-      ? ' Admin API, /metrics and probes. On the pod IP so the kubelet and Prometheus reach it, so changes\n need the bearer token from the mounted Secret (see docs/deploy.md).'
+    isK8s
+      ? " Admin API on loopback only (kubectl port-forward reaches it); changes also need the bearer token\n from the mounted Secret, as the pod's other containers share loopback. probesListen serves only\n /livez, /readyz and /metrics on the pod IP, for the kubelet and Prometheus (see docs/deploy.md)."
       : ' Admin API, /metrics and probes; loopback only. Changes need the token when the env var is set.',
   );
   note('legacy', ' The app being migrated; keep it on loopback so nothing bypasses fnshift.');

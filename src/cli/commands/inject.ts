@@ -11,7 +11,6 @@ export type InjectFlags = {
   image?: string;
   configmap?: string;
   adminTokenSecret?: string;
-  adminLoopback?: boolean;
   classic?: boolean;
 };
 
@@ -33,8 +32,7 @@ export async function injectCommand(file: string, flags: InjectFlags, io: Io): P
     result = injectManifests(input, {
       image: flags.image ?? DEFAULT_IMAGE,
       configMap: flags.configmap ?? DEFAULT_CONFIGMAP,
-      tokenSecret: flags.adminLoopback ? undefined : (flags.adminTokenSecret ?? DEFAULT_TOKEN_SECRET),
-      isAdminOnLoopback: Boolean(flags.adminLoopback),
+      tokenSecret: flags.adminTokenSecret ?? DEFAULT_TOKEN_SECRET,
       isNative: !flags.classic,
     });
   } catch (error) {
