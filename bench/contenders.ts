@@ -30,6 +30,8 @@ export interface RunningContender {
   readonly origin: string;
   /** Version and the settings that matter for the comparison, shown in the report. */
   readonly detail: string;
+  /** The process whose tree does the forwarding, for its CPU time; absent for `direct`, which has none. */
+  readonly pid?: number;
   isAlive(): boolean;
   /** Why it is not alive, for the report. */
   deathReason(): string;
@@ -165,6 +167,7 @@ function running(name: ContenderName, child: BenchChild, origin: string, detail:
     name,
     origin,
     detail,
+    pid: child.process.pid,
     isAlive: () => !child.hasExited(),
     deathReason: () => {
       const tail = child.outputTail().split('\n').slice(-3).join(' | ');

@@ -1,11 +1,12 @@
 // The bench's results: per-contender summary, fnshift's ratios against the goals, and the text report.
+import type { RoundCpu } from './cpu-time.ts';
 import type { LatencyPercentilesUs } from './latency.ts';
 import type { RoundMeasurement } from './load.ts';
 import type { MachineInfo } from './machine.ts';
 
 export interface Goal {
   readonly over: string;
-  /** fnshift's median requests/s divided by the other's must be at least this. */
+  /** fnshift's median requests/s ÷ the other's, and the other's CPU µs per request ÷ fnshift's, at least this. */
   readonly minRatio: number;
 }
 
@@ -15,9 +16,16 @@ export const goals: readonly Goal[] = Object.freeze([
   { over: 'nginx', minRatio: 0.5 },
 ]);
 
-/** What the report keeps of a round; the histogram goes into the contender's merged one. */
+/**
+ * What the report keeps of a round; the histogram goes into the contender's merged one. `cpu` is the
+ * contender's process tree's CPU time over the round: null for `direct` (no proxy) and without /proc.
+ */
 export type RoundRecord =
-  | { readonly round: number; readonly measurement: Omit<RoundMeasurement, 'histogramUs'> }
+  | {
+      readonly round: number;
+      readonly measurement: Omit<RoundMeasurement, 'histogramUs'>;
+      readonly cpu: RoundCpu | null;
+    }
   | { readonly round: number; readonly error: string };
 
 export interface ContenderSummary {
@@ -25,6 +33,11 @@ export interface ContenderSummary {
   readonly roundRequestsPerSec: readonly number[];
   /** (max − min) ÷ median of the rounds' requests/s, in percent: how much to trust the median. */
   readonly spreadPercent: number;
+  /** The contender's own CPU µs per completed request, median over the rounds that have it; null for none. */
+  readonly medianCpuUsPerRequest: number | null;
+  readonly roundCpuUsPerRequest: readonly (number | null)[];
+  /** As spreadPercent, for CPU µs per request; null when no round has it. */
+  readonly cpuSpreadPercent: number | null;
   /** Over every request of every measured round (the rounds' histograms added up). */
   readonly latencyUs: LatencyPercentilesUs;
   /** The load generator's own percentiles in ms (autocannon: whole ms), median over rounds. */
@@ -52,7 +65,10 @@ export interface ContenderResult {
 
 export interface Ratio {
   readonly over: string;
-  /** fnshift's median requests/s ÷ the other's; null when either was not measured. */
+  /**
+   * >1 means fnshift is ahead. In `ratios`: fnshift's median requests/s ÷ the other's. In `cpuRatios`: the
+   * other's median CPU µs per request ÷ fnshift's. null when either has no such number.
+   */
   readonly ratio: number | null;
 }
 
@@ -70,12 +86,19 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/** (max − min) ÷ median, in percent. */
+function spreadPercent(values: readonly number[]): number {
+  const middle = median(values);
+  return middle > 0 ? ((Math.max(...values) - Math.min(...values)) / middle) * 100 : 0;
+}
+
 /** `undefined` when no round produced a measurement. */
 export function summarizeRounds(
   rounds: readonly RoundRecord[],
   latencyUs: LatencyPercentilesUs,
 ): ContenderSummary | undefined {
-  const measured = rounds.flatMap((r) => ('measurement' in r ? [r.measurement] : []));
+  const measuredRounds = rounds.flatMap((r) => ('measurement' in r ? [r] : []));
+  const measured = measuredRounds.map((r) => r.measurement);
   if (measured.length === 0) return undefined;
   const sum = (pick: (m: (typeof measured)[number]) => number) =>
     measured.reduce((total, m) => total + pick(m), 0);
@@ -89,11 +112,15 @@ export function summarizeRounds(
     ...(failedRounds > 0 ? [`${failedRounds} failed rounds`] : []),
   ];
   const perRound = measured.map((m) => m.requestsPerSec);
-  const middle = median(perRound);
+  const cpuPerRound = measuredRounds.map((r) => r.cpu?.usPerRequest ?? null);
+  const cpuKnown = cpuPerRound.filter((v): v is number => v !== null);
   return {
-    medianRequestsPerSec: middle,
+    medianRequestsPerSec: median(perRound),
     roundRequestsPerSec: perRound,
-    spreadPercent: middle > 0 ? ((Math.max(...perRound) - Math.min(...perRound)) / middle) * 100 : 0,
+    spreadPercent: spreadPercent(perRound),
+    medianCpuUsPerRequest: cpuKnown.length > 0 ? median(cpuKnown) : null,
+    roundCpuUsPerRequest: cpuPerRound,
+    cpuSpreadPercent: cpuKnown.length > 0 ? spreadPercent(cpuKnown) : null,
     latencyUs,
     latencyMs: {
       p50: median(measured.map((m) => m.latencyMs.p50)),
@@ -112,19 +139,55 @@ export function isFlagged(result: ContenderResult | undefined): boolean {
   return result?.summary !== undefined && result.summary.flags.length > 0;
 }
 
-export function computeRatios(results: readonly ContenderResult[], of = 'fnshift'): Ratio[] {
-  const mine = results.find((r) => r.name === of)?.summary?.medianRequestsPerSec;
+/** `of`'s number against every other contender's; null where either is missing or the quotient is not finite. */
+function ratiosOf(
+  results: readonly ContenderResult[],
+  of: string,
+  pick: (summary: ContenderSummary) => number | null,
+  divide: (mine: number, theirs: number) => number,
+): Ratio[] {
+  const subject = results.find((r) => r.name === of)?.summary;
+  const mine = subject ? pick(subject) : null;
   return results
     .filter((r) => r.name !== of)
     .map((r) => {
-      const theirs = r.summary?.medianRequestsPerSec;
-      return { over: r.name, ratio: mine !== undefined && theirs ? mine / theirs : null };
+      const theirs = r.summary ? pick(r.summary) : null;
+      const ratio = mine === null || theirs === null ? null : divide(mine, theirs);
+      return { over: r.name, ratio: ratio !== null && Number.isFinite(ratio) ? ratio : null };
     });
+}
+
+/** fnshift's median requests/s ÷ each other's: the end-to-end measure, as noisy as the machine. */
+export function computeRatios(results: readonly ContenderResult[], of = 'fnshift'): Ratio[] {
+  return ratiosOf(
+    results,
+    of,
+    (s) => s.medianRequestsPerSec,
+    (mine, theirs) => mine / theirs,
+  );
+}
+
+/** Each other's median CPU µs per request ÷ fnshift's, so >1 means fnshift does the same work for less CPU. */
+export function computeCpuRatios(results: readonly ContenderResult[], of = 'fnshift'): Ratio[] {
+  return ratiosOf(
+    results,
+    of,
+    (s) => s.medianCpuUsPerRequest,
+    (mine, theirs) => theirs / mine,
+  );
 }
 
 /** A goal counts only between clean runs: a proxy answering fast 502s must not "win". */
 export function evaluateGoals(results: readonly ContenderResult[], of = 'fnshift'): GoalResult[] {
-  const ratios = computeRatios(results, of);
+  return judgeGoals(results, computeRatios(results, of), of);
+}
+
+/** The same goals, met by CPU per request instead of requests/s. */
+export function evaluateCpuGoals(results: readonly ContenderResult[], of = 'fnshift'): GoalResult[] {
+  return judgeGoals(results, computeCpuRatios(results, of), of);
+}
+
+function judgeGoals(results: readonly ContenderResult[], ratios: readonly Ratio[], of: string): GoalResult[] {
   const subject = results.find((r) => r.name === of);
   return goals.map((goal) => {
     const ratio = ratios.find((r) => r.over === goal.over)?.ratio ?? null;
@@ -138,6 +201,9 @@ export function evaluateGoals(results: readonly ContenderResult[], of = 'fnshift
 }
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const oneDecimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+/** What a cell shows for a number the contender does not have (`direct` has no proxy CPU). */
+const NONE = '-';
 
 interface Column {
   readonly title: string;
@@ -152,6 +218,16 @@ const tableColumns: readonly Column[] = [
     title: 'rounds req/s',
     isRightAligned: false,
     cell: (s) => s.roundRequestsPerSec.map((v) => integer.format(v)).join(' '),
+  },
+  {
+    title: 'cpu µs/req',
+    isRightAligned: true,
+    cell: (s) => (s.medianCpuUsPerRequest === null ? NONE : oneDecimal.format(s.medianCpuUsPerRequest)),
+  },
+  {
+    title: 'cpu spread',
+    isRightAligned: true,
+    cell: (s) => (s.cpuSpreadPercent === null ? NONE : `${Math.round(s.cpuSpreadPercent)}%`),
   },
   { title: 'p50 µs', isRightAligned: true, cell: (s) => integer.format(s.latencyUs.p50Us) },
   { title: 'p99 µs', isRightAligned: true, cell: (s) => integer.format(s.latencyUs.p99Us) },
@@ -192,22 +268,34 @@ function alignColumns(rows: readonly string[][], rightAligned: ReadonlySet<numbe
     .join('\n');
 }
 
+/** Both kinds side by side, one row per other contender; >1 means fnshift is ahead in either column. */
 export function formatRatios(results: readonly ContenderResult[], of = 'fnshift'): string {
-  const rows = computeRatios(results, of).map(({ over, ratio }) => [`${of} ÷ ${over}`, formatRatio(ratio)]);
-  return alignColumns(rows, new Set([1]));
+  const byCpu = computeCpuRatios(results, of);
+  const rows = computeRatios(results, of).map(({ over, ratio }, i) => [
+    `${of} vs ${over}`,
+    formatRatio(ratio),
+    formatRatio(byCpu[i]!.ratio, NONE),
+  ]);
+  const header = ['', `by req/s (${of} ÷ other)`, `by CPU per request (other ÷ ${of})`];
+  return alignColumns([header, ...rows], new Set([1, 2]));
 }
 
+/** Each goal judged twice: by requests/s (end to end) and by CPU per request (the proxy's own cost). */
 export function formatGoals(results: readonly ContenderResult[], of = 'fnshift'): string {
-  const rows = evaluateGoals(results, of).map((g) => [
+  const byCpu = evaluateCpuGoals(results, of);
+  const rows = evaluateGoals(results, of).map((g, i) => [
     `${of} ≥ ${g.minRatio}× ${g.over}`,
     formatRatio(g.ratio),
     g.status,
+    formatRatio(byCpu[i]!.ratio, NONE),
+    byCpu[i]!.status,
   ]);
-  return alignColumns(rows, new Set([1]));
+  const header = ['', 'by req/s', '', 'by CPU per request', ''];
+  return alignColumns([header, ...rows], new Set([1, 3]));
 }
 
-function formatRatio(ratio: number | null): string {
-  return ratio === null ? 'n/a' : `${ratio.toFixed(2)}×`;
+function formatRatio(ratio: number | null, missing = 'n/a'): string {
+  return ratio === null ? missing : `${ratio.toFixed(2)}×`;
 }
 
 export function formatNotes(results: readonly ContenderResult[]): string {
@@ -243,14 +331,21 @@ export interface BenchReport {
   readonly contenders: readonly ContenderResult[];
   readonly ratios: readonly Ratio[];
   readonly goals: readonly GoalResult[];
+  /** The same goals by CPU per request: `cpuRatios` are the other's cpu µs/req ÷ fnshift's. */
+  readonly cpuRatios: readonly Ratio[];
+  readonly cpuGoals: readonly GoalResult[];
 }
 
-export function createReport(fields: Omit<BenchReport, 'schemaVersion' | 'ratios' | 'goals'>): BenchReport {
+export function createReport(
+  fields: Omit<BenchReport, 'schemaVersion' | 'ratios' | 'goals' | 'cpuRatios' | 'cpuGoals'>,
+): BenchReport {
   return {
     schemaVersion: 1,
     ...fields,
     ratios: computeRatios(fields.contenders),
     goals: evaluateGoals(fields.contenders),
+    cpuRatios: computeCpuRatios(fields.contenders),
+    cpuGoals: evaluateCpuGoals(fields.contenders),
   };
 }
 
@@ -268,11 +363,23 @@ export function formatReport(report: BenchReport): string {
     'notes:',
     formatNotes(report.contenders),
     '',
-    'ratios (median req/s):',
+    'ratios (medians; >1 means fnshift is ahead):',
     indent(formatRatios(report.contenders)),
     '',
     'goals:',
     indent(formatGoals(report.contenders)),
+    '',
+    measuresNote(m.cores),
+  ].join('\n');
+}
+
+/** Why two sets of ratios: on a small shared machine they can disagree, and each answers its own question. */
+function measuresNote(cores: number): string {
+  return [
+    `note: req/s is the end-to-end measure; here the load generator and the origin share the ${cores} cores`,
+    '  with the proxy, so it swings with them and with anything else on the machine. cpu µs/req is the',
+    "  proxy's own CPU time (utime + stime of its whole process tree, from /proc) per completed request:",
+    '  on such a machine it is the fairer efficiency measure. "-" means no proxy process (direct) or no /proc.',
   ].join('\n');
 }
 

@@ -10,6 +10,7 @@ import {
   type RunningContender,
   startContender,
 } from './contenders.ts';
+import { clockTicksPerSecond, roundCpu, sampleProcessTreeCpu } from './cpu-time.ts';
 import { BenchError, describeError } from './errors.ts';
 import { getOnce } from './http-probe.ts';
 import { mergeEncodedHistograms } from './latency.ts';
@@ -116,15 +117,19 @@ async function runRound(
     if (round !== 'warm-up') entry.rounds.push({ round, error: entry.reason });
     return;
   }
+  const sampleCpu = () => (running.pid === undefined ? undefined : sampleProcessTreeCpu(running.pid));
   try {
+    const cpuBefore = sampleCpu();
     const { histogramUs, ...measurement } = await load.run({ ...job, origin: running.origin });
+    const cpu = roundCpu(cpuBefore, sampleCpu(), measurement.totalRequests, clockTicksPerSecond());
     const trouble = measurement.errors + measurement.non2xx > 0;
     progress(
       `${roundLabel(round)} ${entry.name}: ${Math.round(measurement.requestsPerSec)} req/s` +
+        (cpu ? `, ${cpu.usPerRequest.toFixed(1)} cpu µs/req` : '') +
         (trouble ? ` (${measurement.errors} errors, ${measurement.non2xx} non-2xx)` : ''),
     );
     if (round !== 'warm-up') {
-      entry.rounds.push({ round, measurement });
+      entry.rounds.push({ round, measurement, cpu });
       entry.histograms.push(histogramUs);
     }
   } catch (error) {

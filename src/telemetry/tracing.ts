@@ -1,7 +1,8 @@
 // The one OTel SDK import: starts the SDK from the standard OTEL_* environment (exporter, endpoint,
 // sampler, resource, propagators) and feeds it the spans of spans.ts. Off unless an exporter is configured.
+
+import { createRequire } from 'node:module';
 import { context, DiagLogLevel, diag, propagation, trace } from '@opentelemetry/api';
-import { startNodeSdk } from '@opentelemetry/sdk-node';
 import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic-conventions';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Config } from '../config/schema.ts';
@@ -133,6 +134,11 @@ export function startTracing(options: TracingOptions = {}): Tracing | undefined 
   if (active) return active;
   const env = options.env ?? process.env;
   if (!isTracingConfigured(env)) return undefined;
+  // Loaded only when tracing is on: the SDK and its exporters are most of fnshift's start-up time and
+  // memory, which every pod and every probe-gated start would otherwise pay.
+  const { startNodeSdk } = createRequire(import.meta.url)(
+    '@opentelemetry/sdk-node',
+  ) as typeof import('@opentelemetry/sdk-node');
   const sdk = startNodeSdk({
     resourceAttributes: defaultResourceAttributes(env),
     // Metrics are prom-client's on the admin port; OTel logs are not ours to send.

@@ -2,7 +2,7 @@
 // load generator (wrk where it is installed, autocannon elsewhere) and with autocannon asked for by name.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
@@ -41,6 +41,8 @@ async function runBench(
 
 function assertWellFormed(stdout: string, report: BenchReport): void {
   assert.match(stdout, /^contender\s+req\/s/m);
+  assert.match(stdout, /cpu µs\/req/);
+  assert.match(stdout, /^direct\s.*\s-\s/m, 'direct has no proxy process to measure');
   assert.match(stdout, /goals:/);
   assert.match(stdout, /^machine: /m);
   assert.equal(report.schemaVersion, 1);
@@ -62,6 +64,17 @@ function assertWellFormed(stdout: string, report: BenchReport): void {
     assert.ok(contender.summary.latencyUs.p99_9Us >= contender.summary.latencyUs.p50Us);
     assert.equal(typeof contender.histogramUs, 'string');
   }
+  const [direct, httpProxy] = report.contenders;
+  const directRound = direct?.rounds[0];
+  assert.ok(directRound && 'cpu' in directRound);
+  assert.equal(directRound.cpu, null);
+  if (existsSync('/proc/self/stat')) {
+    const proxyRound = httpProxy?.rounds[0];
+    assert.ok(proxyRound && 'cpu' in proxyRound && proxyRound.cpu, 'http-proxy has a CPU figure on Linux');
+    assert.ok(proxyRound.cpu.usPerRequest > 0 && proxyRound.cpu.processes === 1);
+    assert.equal(httpProxy?.summary?.medianCpuUsPerRequest, proxyRound.cpu.usPerRequest);
+  }
+  assert.deepEqual(report.cpuRatios, report.ratios);
   // fnshift was not run, so there is nothing to divide by.
   assert.deepEqual(report.ratios, [
     { over: 'direct', ratio: null },
@@ -74,6 +87,10 @@ function assertWellFormed(stdout: string, report: BenchReport): void {
       ['reply-from', 'not measured'],
       ['nginx', 'not measured'],
     ],
+  );
+  assert.deepEqual(
+    report.cpuGoals.map((g) => [g.over, g.status]),
+    report.goals.map((g) => [g.over, g.status]),
   );
 }
 

@@ -1,13 +1,16 @@
-// The bench's pure parts: summaries, fnshift's ratios, goal verdicts and the text table.
+// The bench's pure parts: summaries, fnshift's ratios (by req/s and by CPU per request), goal verdicts and the text table.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { LatencyPercentilesUs } from '../../bench/latency.ts';
 import type { RoundMeasurement } from '../../bench/load.ts';
 import {
   type ContenderResult,
+  computeCpuRatios,
   computeRatios,
+  evaluateCpuGoals,
   evaluateGoals,
   formatGoals,
+  formatRatios,
   formatTable,
   median,
   type RoundRecord,
@@ -27,7 +30,7 @@ const latencyUs: LatencyPercentilesUs = {
 function round(
   round: number,
   requestsPerSec: number,
-  trouble: { errors?: number; non2xx?: number } = {},
+  trouble: { errors?: number; non2xx?: number; cpuUsPerRequest?: number } = {},
 ): RoundRecord {
   const measurement: Omit<RoundMeasurement, 'histogramUs'> = {
     requestsPerSec,
@@ -40,7 +43,12 @@ function round(
     latencyMs: { p50: 1, p99: 3, p99_9: 5 },
     latencyUs,
   };
-  return { round, measurement };
+  const usPerRequest = trouble.cpuUsPerRequest;
+  const cpu =
+    usPerRequest === undefined
+      ? null
+      : { cpuMs: (usPerRequest * measurement.totalRequests) / 1000, processes: 1, usPerRequest };
+  return { round, measurement, cpu };
 }
 
 function measured(name: string, rounds: RoundRecord[]): ContenderResult {
@@ -128,4 +136,93 @@ test('formatGoals prints each goal with the ratio and its verdict', () => {
   const text = formatGoals([measured('fnshift', [round(1, 3000)]), measured('http-proxy', [round(1, 1000)])]);
   assert.match(text, /fnshift ≥ 2\.5× http-proxy\s+3\.00×\s+met/);
   assert.match(text, /fnshift ≥ 0\.5× nginx\s+n\/a\s+not measured/);
+});
+
+test('summarizeRounds takes the median CPU µs per request over the rounds that have one', () => {
+  const summary = summarizeRounds(
+    [
+      round(1, 900, { cpuUsPerRequest: 50 }),
+      round(2, 1400, { cpuUsPerRequest: 40 }),
+      round(3, 1000),
+      round(4, 1100, { cpuUsPerRequest: 44 }),
+    ],
+    latencyUs,
+  );
+  assert.equal(summary?.medianCpuUsPerRequest, 44);
+  assert.deepEqual(summary?.roundCpuUsPerRequest, [50, 40, null, 44]);
+  assert.equal(Math.round(summary?.cpuSpreadPercent ?? 0), 23);
+  const direct = summarizeRounds([round(1, 20_000)], latencyUs);
+  assert.equal(direct?.medianCpuUsPerRequest, null);
+  assert.equal(direct?.cpuSpreadPercent, null);
+});
+
+test('computeCpuRatios divides the other CPU per request by fnshift so that above 1 means fnshift is cheaper', () => {
+  const results = [
+    measured('direct', [round(1, 20_000)]),
+    measured('fnshift', [round(1, 3000, { cpuUsPerRequest: 40 }), round(2, 5000, { cpuUsPerRequest: 60 })]),
+    measured('http-proxy', [round(1, 1000, { cpuUsPerRequest: 150 })]),
+    measured('nginx', [round(1, 8000, { cpuUsPerRequest: 20 })]),
+    { name: 'haproxy', status: 'skipped', reason: 'not installed', rounds: [] } satisfies ContenderResult,
+  ];
+  assert.deepEqual(computeCpuRatios(results), [
+    { over: 'direct', ratio: null },
+    { over: 'http-proxy', ratio: 3 },
+    { over: 'nginx', ratio: 0.4 },
+    { over: 'haproxy', ratio: null },
+  ]);
+});
+
+test('evaluateCpuGoals judges the same goals by CPU per request, apart from the req/s verdicts', () => {
+  // Noise made fnshift's req/s look poor, while its CPU per request shows it cheaper than both.
+  const results = [
+    measured('fnshift', [round(1, 1500, { cpuUsPerRequest: 40 })]),
+    measured('http-proxy', [round(1, 1000, { cpuUsPerRequest: 120 })]),
+    measured('reply-from', [round(1, 1200, { cpuUsPerRequest: 50 })]),
+  ];
+  const byRate = Object.fromEntries(evaluateGoals(results).map((g) => [g.over, g.status]));
+  const byCpu = Object.fromEntries(evaluateCpuGoals(results).map((g) => [g.over, [g.ratio, g.status]]));
+  assert.deepEqual(byRate, { 'http-proxy': 'missed', 'reply-from': 'missed', nginx: 'not measured' });
+  assert.deepEqual(byCpu, {
+    'http-proxy': [3, 'met'],
+    'reply-from': [1.25, 'missed'],
+    nginx: [null, 'not measured'],
+  });
+});
+
+test('evaluateCpuGoals never counts a goal as met when either side answered with errors', () => {
+  const results = [
+    measured('fnshift', [round(1, 3000, { cpuUsPerRequest: 10, non2xx: 5 })]),
+    measured('http-proxy', [round(1, 1000, { cpuUsPerRequest: 100 })]),
+  ];
+  assert.equal(evaluateCpuGoals(results).find((g) => g.over === 'http-proxy')?.status, 'invalid');
+});
+
+test('formatTable shows the median CPU µs per request, and "-" for a contender without a proxy process', () => {
+  const lines = formatTable([
+    measured('direct', [round(1, 21_500)]),
+    measured('fnshift', [
+      round(1, 9000, { cpuUsPerRequest: 41.26 }),
+      round(2, 9000, { cpuUsPerRequest: 45 }),
+    ]),
+  ]).split('\n');
+  const end = lines[0]!.indexOf('cpu µs/req') + 'cpu µs/req'.length;
+  assert.equal(lines[1]!.slice(0, end).trimEnd().endsWith(' -'), true);
+  assert.equal(lines[2]!.slice(0, end).trimEnd().endsWith(' 43.1'), true);
+  assert.match(lines[2]!, /\s9%\s/, 'the CPU spread of the two rounds');
+});
+
+test('formatRatios and formatGoals print the CPU ratios next to the req/s ones, labelled', () => {
+  const results = [
+    measured('direct', [round(1, 20_000)]),
+    measured('fnshift', [round(1, 3000, { cpuUsPerRequest: 40 })]),
+    measured('http-proxy', [round(1, 1000, { cpuUsPerRequest: 100 })]),
+  ];
+  const ratios = formatRatios(results);
+  assert.match(ratios, /by req\/s \(fnshift ÷ other\)\s+by CPU per request \(other ÷ fnshift\)/);
+  assert.match(ratios, /fnshift vs direct\s+0\.15×\s+-$/m);
+  assert.match(ratios, /fnshift vs http-proxy\s+3\.00×\s+2\.50×$/m);
+  const goals = formatGoals(results);
+  assert.match(goals, /by req\/s\s+by CPU per request/);
+  assert.match(goals, /fnshift ≥ 2\.5× http-proxy\s+3\.00×\s+met\s+2\.50×\s+met$/m);
+  assert.match(goals, /fnshift ≥ 0\.5× nginx\s+n\/a\s+not measured\s+-\s+not measured$/m);
 });

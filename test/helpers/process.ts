@@ -87,7 +87,7 @@ export async function startFnshiftProcess(
     }
   });
 
-  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 10_000) =>
+  const waitForLog = (match: (line: LogLine) => boolean, timeoutMs = 30_000) =>
     new Promise<LogLine>((resolve, reject) => {
       const seen = logs.find(match);
       if (seen) return resolve(seen);
