@@ -31,7 +31,7 @@ export const openGate: FunctionGate = {
 export type RequestPathOptions = {
   snapshot: () => Snapshot;
   gate?: FunctionGate;
-  /** Inject trace context; returns the headers to send and a callback to end the span. */
+  /** The scheme callers reach fnshift by, for X-Forwarded-Proto (fnshift itself listens on plain HTTP). */
   proto?: string;
 };
 
