@@ -72,10 +72,13 @@ reload: { watch: true, pollIntervalMs: 0 }
     t.after(() => instance.stop());
   });
 
+  // Not a strict alternation: the debounce ceiling (1 s) spans 10 rewrites, so with period 2 every reload
+  // could read the same parity and never flip the route. Period 3 cycles through both weights.
+  const weightOf = (revision: number) => (revision % 3 === 0 ? 0 : 100);
   let rewrites = 0;
   const storm = setInterval(() => {
     rewrites++;
-    replaceByRename(file, render(rewrites % 2 === 1 ? 100 : 0, rewrites)).catch(() => {});
+    replaceByRename(file, render(weightOf(rewrites), rewrites)).catch(() => {});
   }, REWRITE_EVERY_MS);
   t.after(() => clearInterval(storm));
   await new Promise((resolve) => setTimeout(resolve, STORM_MS));
@@ -83,7 +86,7 @@ reload: { watch: true, pollIntervalMs: 0 }
   const reloadsDuringStorm = proc.logs.filter((l) => l.msg === 'config reloaded').length;
   const result = await load;
   // The last rewrite is applied once the storm is over: no update is lost.
-  const lastWeight = rewrites % 2 === 1 ? 100 : 0;
+  const lastWeight = weightOf(rewrites);
   await eventually(async () => {
     const route = (await getRoutes(proc.adminUrl)).routes.find((r) => r.name === 'recommend');
     return route?.weight === lastWeight ? true : undefined;
