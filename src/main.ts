@@ -61,7 +61,8 @@ export async function run(options: RunOptions) {
     configFile: file ? { path: file, text: loaded.text } : undefined,
     adminToken,
   });
-  const addresses = await app.start();
+  // Handlers go in before the listeners open: a SIGHUP that arrives between 'listening' and their
+  // installation would otherwise take Node's default action and kill the process.
   if (!options.isEmbedded) {
     const stop = (signal: string) => {
       logger.info({ signal }, 'stopping');
@@ -86,5 +87,6 @@ export async function run(options: RunOptions) {
       app.reloader?.reload('SIGHUP').catch((error: unknown) => logger.error({ err: error }, 'reload failed'));
     });
   }
+  const addresses = await app.start();
   return { app, addresses, telemetry };
 }
