@@ -1,14 +1,13 @@
-// Microsecond latency histograms (the one hdr-histogram-js import): autocannon only keeps whole ms.
+// Microsecond latency recorders for the bench, over the one hdr-histogram-js seam (src/telemetry/hdr.ts).
 import {
-  build,
-  decodeFromCompressedBase64,
-  encodeIntoCompressedBase64,
+  createMicrosHistogram,
+  decodeHistogram,
+  encodeHistogram,
   type Histogram,
-} from 'hdr-histogram-js';
+} from '../src/telemetry/hdr.ts';
 
 /** 1 µs to 60 s at 3 significant digits: a 0.1% error on every percentile. */
 const HIGHEST_TRACKABLE_US = 60_000_000;
-const SIGNIFICANT_DIGITS = 3;
 
 export interface LatencyPercentilesUs {
   readonly count: number;
@@ -29,12 +28,7 @@ export interface LatencyRecorder {
 }
 
 function createHistogram(): Histogram {
-  return build({
-    bitBucketSize: 32,
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: HIGHEST_TRACKABLE_US,
-    numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-  });
+  return createMicrosHistogram(HIGHEST_TRACKABLE_US);
 }
 
 export function createLatencyRecorder(): LatencyRecorder {
@@ -45,7 +39,7 @@ export function createLatencyRecorder(): LatencyRecorder {
       histogram.recordValue(Math.min(Math.max(us, 1), HIGHEST_TRACKABLE_US));
     },
     percentiles: () => percentilesOf(histogram),
-    encode: () => encodeIntoCompressedBase64(histogram),
+    encode: () => encodeHistogram(histogram),
     destroy: () => histogram.destroy(),
   };
 }
@@ -57,11 +51,11 @@ export function mergeEncodedHistograms(encoded: readonly string[]): {
 } {
   const total = createHistogram();
   for (const one of encoded) {
-    const histogram = decodeFromCompressedBase64(one, 32);
+    const histogram = decodeHistogram(one);
     total.add(histogram);
     histogram.destroy();
   }
-  const result = { percentiles: percentilesOf(total), encoded: encodeIntoCompressedBase64(total) };
+  const result = { percentiles: percentilesOf(total), encoded: encodeHistogram(total) };
   total.destroy();
   return result;
 }
@@ -85,7 +79,7 @@ export function histogramFromQuantiles(
       recorded = upTo;
     }
   }
-  const result = { percentiles: percentilesOf(histogram), encoded: encodeIntoCompressedBase64(histogram) };
+  const result = { percentiles: percentilesOf(histogram), encoded: encodeHistogram(histogram) };
   histogram.destroy();
   return result;
 }

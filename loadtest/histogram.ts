@@ -1,14 +1,13 @@
-// Microsecond latency histograms (the load test's one hdr-histogram-js import): autocannon keeps whole ms.
+// Microsecond latency histograms for the load test, over the one hdr-histogram-js seam (src/telemetry/hdr.ts).
 import {
-  build,
-  decodeFromCompressedBase64,
-  encodeIntoCompressedBase64,
+  createMicrosHistogram,
+  decodeHistogram as decodeRaw,
+  encodeHistogram,
   type Histogram,
-} from 'hdr-histogram-js';
+} from '../src/telemetry/hdr.ts';
 
 /** 1 µs to 120 s at 3 significant digits: every percentile within 0.1%. */
 const HIGHEST_TRACKABLE_US = 120_000_000;
-const SIGNIFICANT_DIGITS = 3;
 
 export interface LatencySummary {
   readonly count: number;
@@ -36,20 +35,11 @@ export interface UsHistogram {
 }
 
 export function createHistogram(): UsHistogram {
-  return wrap(
-    build({
-      // Int32 counts in a plain JS array (no WebAssembly memory to free): ~75 KB each, and 5× faster to
-      // record and to read than the packed form, which matters at thousands of responses a second.
-      bitBucketSize: 32,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: HIGHEST_TRACKABLE_US,
-      numberOfSignificantValueDigits: SIGNIFICANT_DIGITS,
-    }),
-  );
+  return wrap(createMicrosHistogram(HIGHEST_TRACKABLE_US));
 }
 
 export function decodeHistogram(encoded: string): UsHistogram {
-  const decoded = decodeFromCompressedBase64(encoded, 32);
+  const decoded = decodeRaw(encoded);
   const histogram = createHistogram();
   histogram.raw.add(decoded);
   return histogram;
@@ -75,7 +65,7 @@ function wrap(histogram: Histogram): UsHistogram {
             percentile,
             us: histogram.getValueAtPercentile(percentile),
           })),
-    encode: () => encodeIntoCompressedBase64(histogram),
+    encode: () => encodeHistogram(histogram),
   };
 }
 

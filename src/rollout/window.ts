@@ -1,8 +1,8 @@
 // Per-route measurement windows for the rollout gates: function successes and failures, and HDR latency
 // histograms for the function and for legacy, fed by the core's attempt events.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
-import * as hdr from 'hdr-histogram-js';
 import type { AttemptEvent } from '../telemetry/events.ts';
+import { createMicrosHistogram, type Histogram } from '../telemetry/hdr.ts';
 
 export type WindowStats = {
   functionRequests: number;
@@ -17,25 +17,21 @@ export type WindowStats = {
 type Counters = {
   fnOk: number;
   fnFail: number;
-  fnLatency: hdr.Histogram;
+  fnLatency: Histogram;
   legacyCount: number;
-  legacyLatency: hdr.Histogram;
+  legacyLatency: Histogram;
 };
 
-function histogram(): hdr.Histogram {
+function histogram(): Histogram {
   // Microseconds from 1 µs to 10 min, 3 significant digits: enough for a p99 gate, a few KiB per route.
-  return hdr.build({
-    lowestDiscernibleValue: 1,
-    highestTrackableValue: 600_000_000,
-    numberOfSignificantValueDigits: 3,
-  });
+  return createMicrosHistogram(600_000_000);
 }
 
 function counters(): Counters {
   return { fnOk: 0, fnFail: 0, fnLatency: histogram(), legacyCount: 0, legacyLatency: histogram() };
 }
 
-function toMs(h: hdr.Histogram): number | undefined {
+function toMs(h: Histogram): number | undefined {
   return h.totalCount === 0 ? undefined : h.getValueAtPercentile(99) / 1000;
 }
 
