@@ -4,20 +4,14 @@ import {
   decodeHistogram,
   encodeHistogram,
   type Histogram,
+  type LatencySummaryUs,
+  summarize,
 } from '../src/telemetry/hdr.ts';
 
 /** 1 µs to 60 s at 3 significant digits: a 0.1% error on every percentile. */
 const HIGHEST_TRACKABLE_US = 60_000_000;
 
-export interface LatencyPercentilesUs {
-  readonly count: number;
-  readonly meanUs: number;
-  readonly p50Us: number;
-  readonly p90Us: number;
-  readonly p99Us: number;
-  readonly p99_9Us: number;
-  readonly maxUs: number;
-}
+export type LatencyPercentilesUs = LatencySummaryUs;
 
 export interface LatencyRecorder {
   recordMs(responseTimeMs: number): void;
@@ -38,7 +32,7 @@ export function createLatencyRecorder(): LatencyRecorder {
       const us = Math.round(responseTimeMs * 1000);
       histogram.recordValue(Math.min(Math.max(us, 1), HIGHEST_TRACKABLE_US));
     },
-    percentiles: () => percentilesOf(histogram),
+    percentiles: () => summarize(histogram),
     encode: () => encodeHistogram(histogram),
     destroy: () => histogram.destroy(),
   };
@@ -55,7 +49,7 @@ export function mergeEncodedHistograms(encoded: readonly string[]): {
     total.add(histogram);
     histogram.destroy();
   }
-  const result = { percentiles: percentilesOf(total), encoded: encodeHistogram(total) };
+  const result = { percentiles: summarize(total), encoded: encodeHistogram(total) };
   total.destroy();
   return result;
 }
@@ -79,19 +73,7 @@ export function histogramFromQuantiles(
       recorded = upTo;
     }
   }
-  const result = { percentiles: percentilesOf(histogram), encoded: encodeHistogram(histogram) };
+  const result = { percentiles: summarize(histogram), encoded: encodeHistogram(histogram) };
   histogram.destroy();
   return result;
-}
-
-function percentilesOf(histogram: Histogram): LatencyPercentilesUs {
-  return {
-    count: histogram.totalCount,
-    meanUs: Math.round(histogram.mean),
-    p50Us: histogram.getValueAtPercentile(50),
-    p90Us: histogram.getValueAtPercentile(90),
-    p99Us: histogram.getValueAtPercentile(99),
-    p99_9Us: histogram.getValueAtPercentile(99.9),
-    maxUs: histogram.maxValue,
-  };
 }

@@ -4,20 +4,14 @@ import {
   decodeHistogram as decodeRaw,
   encodeHistogram,
   type Histogram,
+  type LatencySummaryUs,
+  summarize,
 } from '../src/telemetry/hdr.ts';
 
 /** 1 µs to 120 s at 3 significant digits: every percentile within 0.1%. */
 const HIGHEST_TRACKABLE_US = 120_000_000;
 
-export interface LatencySummary {
-  readonly count: number;
-  readonly meanUs: number;
-  readonly p50Us: number;
-  readonly p90Us: number;
-  readonly p99Us: number;
-  readonly p99_9Us: number;
-  readonly maxUs: number;
-}
+export type LatencySummary = LatencySummaryUs;
 
 /** The percentiles the report's "latency by percentile" chart draws. */
 export const spectrumPercentiles = [50, 75, 90, 95, 99, 99.5, 99.9, 99.99] as const;
@@ -57,7 +51,7 @@ function wrap(histogram: Histogram): UsHistogram {
     get count() {
       return histogram.totalCount;
     },
-    summary: () => summaryOf(histogram),
+    summary: () => summarize(histogram),
     spectrum: () =>
       histogram.totalCount === 0
         ? []
@@ -66,20 +60,5 @@ function wrap(histogram: Histogram): UsHistogram {
             us: histogram.getValueAtPercentile(percentile),
           })),
     encode: () => encodeHistogram(histogram),
-  };
-}
-
-function summaryOf(histogram: Histogram): LatencySummary {
-  if (histogram.totalCount === 0) {
-    return { count: 0, meanUs: 0, p50Us: 0, p90Us: 0, p99Us: 0, p99_9Us: 0, maxUs: 0 };
-  }
-  return {
-    count: histogram.totalCount,
-    meanUs: Math.round(histogram.mean),
-    p50Us: histogram.getValueAtPercentile(50),
-    p90Us: histogram.getValueAtPercentile(90),
-    p99Us: histogram.getValueAtPercentile(99),
-    p99_9Us: histogram.getValueAtPercentile(99.9),
-    maxUs: histogram.maxValue,
   };
 }

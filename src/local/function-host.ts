@@ -9,13 +9,14 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { join, resolve } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { FnshiftError } from '../errors.ts';
 import { readBody } from './body.ts';
 import { type FunctionEvent, hostProblem, toEvent, writeProblem, writeResult } from './event.ts';
+import { listenLocal } from './listen.ts';
 
 export type FunctionContext = Readonly<{
   functionName: string;
@@ -252,12 +253,6 @@ export async function startFunctionHost(options: FunctionHostOptions = {}): Prom
     serve(req, res, state).catch(() => writeProblem(res, 'FNSHIFT_INTERNAL', 'the function host failed'));
   });
   server.on('clientError', answerClientError);
-  await new Promise<void>((ready, fail) => {
-    server.once('error', fail);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => ready());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  const close = () => new Promise<void>((done) => server.close(() => done()));
-  return { url: `http://${host}:${port}`, server, invocations, close };
+  const { url, close } = await listenLocal(server, options);
+  return { url, server, invocations, close };
 }

@@ -6,7 +6,7 @@ import {
   type ServerResponse,
   STATUS_CODES,
 } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { readBody } from './body.ts';
 import {
   FEEDBACK_LIMIT_BYTES,
@@ -17,6 +17,7 @@ import {
   recommend,
   recordFeedback,
 } from './catalog.ts';
+import { listenLocal } from './listen.ts';
 
 export type LegacyRoute = 'recommend' | 'item' | 'feedback' | 'healthz' | 'notFound';
 
@@ -155,12 +156,6 @@ export async function startLegacyApp(options: LegacyAppOptions = {}): Promise<Le
     handle(req, res, received).catch(() => sendJson(res, 500, problems.internal));
   });
   server.on('clientError', answerClientError);
-  await new Promise<void>((ready, fail) => {
-    server.once('error', fail);
-    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => ready());
-  });
-  const { address, port } = server.address() as AddressInfo;
-  const host = address.includes(':') ? `[${address}]` : address;
-  const close = () => new Promise<void>((done) => server.close(() => done()));
-  return { url: `http://${host}:${port}`, server, received, close };
+  const { url, close } = await listenLocal(server, options);
+  return { url, server, received, close };
 }
