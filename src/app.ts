@@ -93,7 +93,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     logger.error({ err: error }, 'bug: unexpected error in a request handler');
 
   const handle = createRequestPath({ snapshot: () => store.snapshot, gate: options.gate ?? breakers.gate });
-  const data = createListener(
+  const { server: data, lane } = createListener(
     initial.limits,
     (req, res) => {
       inFlight++;
@@ -170,13 +170,16 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       logger.info({ inFlight, drainMs }, 'draining');
       const closed = new Promise<void>((resolve) => data.close(() => resolve()));
       data.closeIdleConnections();
+      lane.closeIdle();
       const deadline = Date.now() + drainMs;
       while (inFlight > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
         data.closeIdleConnections();
+        lane.closeIdle();
       }
       const isClean = inFlight === 0;
       data.closeAllConnections();
+      lane.closeAll();
       for (const socket of tunnels) socket.destroy();
       await closed;
       windows.stop();

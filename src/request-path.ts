@@ -1,11 +1,11 @@
 // The data plane in order — guard → match → decide → forward (with fallback) → respond. This is the
 // one place where the order of the stages is written.
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { RouteConfig } from './config/schema.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { FnshiftError } from './errors.ts';
 import { BodySource, bufferBody, hasBody } from './forwarding/body.ts';
+import type { ProxyRequest, ProxyResponse } from './forwarding/exchange.ts';
 import { canReplay, fallbackReason, isIdempotent, toUpstreamError } from './forwarding/fallback.ts';
 import { type AttemptRequest, type AttemptResult, attempt } from './forwarding/forward.ts';
 import { guard } from './forwarding/guard.ts';
@@ -36,8 +36,8 @@ export type RequestPathOptions = {
 };
 
 type Exchange = {
-  req: IncomingMessage;
-  res: ServerResponse;
+  req: ProxyRequest;
+  res: ProxyResponse;
   snap: Snapshot;
   event: RequestEvent;
   /** Attempts made so far (0, or 1 after a fallback). */
@@ -228,11 +228,11 @@ export function createRequestPath(options: RequestPathOptions) {
       return settle(ex, result, route.function);
     }
     const reason = result.kind === 'diverted' ? 'function_5xx' : fallbackReason(result.error);
-    const replayBody = bodySource ? new BodySource(req, limits) : body;
+    const replayBody = bodySource && hasBody(req) ? new BodySource(req, limits) : body;
     return toLegacy(ex, legacyPath, replayBody, route, reason);
   }
 
-  return async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  return async function handle(req: ProxyRequest, res: ProxyResponse): Promise<void> {
     const snap = options.snapshot();
     const ex: Exchange = {
       req,

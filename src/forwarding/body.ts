@@ -3,8 +3,10 @@
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { FnshiftError } from '../errors.ts';
+import type { ProxyRequest } from './exchange.ts';
 
-export function hasBody(req: IncomingMessage): boolean {
+/** A request with a body is always Node's own: the fast lane takes only bodiless ones. */
+export function hasBody(req: ProxyRequest): req is IncomingMessage {
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;

@@ -20,7 +20,7 @@ export type FallbackReason =
 
 export type FailureFacts = {
   method: string;
-  /** The request reached a connection to the function (undici started writing it). */
+  /** The request reached a connection to the function (fnshift started writing it). */
   isSent: boolean;
   /** The body is held whole in memory (or there is none), so it can be sent again. */
   isBodyReplayable: boolean;
@@ -39,7 +39,13 @@ const CONNECT_CODES = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
+  'UPSTREAM_CONNECT_TIMEOUT',
+]);
+
+const TIMEOUT_CODES = new Set([
+  'UPSTREAM_HEADERS_TIMEOUT',
+  'UPSTREAM_BODY_TIMEOUT',
+  'FNSHIFT_UPSTREAM_TIMEOUT',
 ]);
 
 function codeOf(error: unknown): string | undefined {
@@ -52,22 +58,8 @@ export function fallbackReason(error: unknown): FallbackReason {
   if (code === 'FNSHIFT_OVERLOADED') return 'overloaded';
   if (code === 'FNSHIFT_BREAKER_OPEN') return 'breaker_open';
   if (code && CONNECT_CODES.has(code)) return 'connect_failure';
-  if (
-    code === 'UND_ERR_HEADERS_TIMEOUT' ||
-    code === 'UND_ERR_BODY_TIMEOUT' ||
-    code === 'FNSHIFT_UPSTREAM_TIMEOUT'
-  ) {
-    return 'timeout';
-  }
+  if (code && TIMEOUT_CODES.has(code)) return 'timeout';
   return 'upstream_error';
-}
-
-/**
- * undici 8's llhttp errors carry no code (it looks the name up in a name → number table), so its parser
- * errors are known by their class name.
- */
-function isParserError(error: unknown): boolean {
-  return (error as { name?: unknown } | undefined)?.name === 'HTTPParserError';
 }
 
 /** The error the caller sees when an upstream attempt fails and nothing else can answer. */
@@ -81,19 +73,13 @@ export function toUpstreamError(error: unknown, upstreamName: string): FnshiftEr
       details,
     });
   }
-  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') {
+  if (code && TIMEOUT_CODES.has(code)) {
     return new FnshiftError('FNSHIFT_UPSTREAM_TIMEOUT', `${upstreamName} did not answer in time`, {
       cause: error,
       details,
     });
   }
-  if (
-    isParserError(error) ||
-    code?.startsWith('HPE_') ||
-    code === 'UND_ERR_HEADERS_OVERFLOW' ||
-    code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE' ||
-    code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH'
-  ) {
+  if (code === 'UPSTREAM_BAD_RESPONSE') {
     return new FnshiftError(
       'FNSHIFT_UPSTREAM_BAD_RESPONSE',
       `${upstreamName} sent a malformed or oversized response`,

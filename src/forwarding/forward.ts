@@ -1,10 +1,12 @@
-// One attempt against one upstream: undici's dispatch API straight into the client's response, with
-// backpressure both ways and no whole-body buffering. Resolves, never rejects.
-import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
-import type { Dispatcher } from 'undici';
-import { FnshiftError } from '../errors.ts';
-import type { BodySource } from './body.ts';
+// One attempt against one upstream: fnshift's own HTTP/1.1 client on a pooled socket, straight into the
+// client's response, with backpressure both ways and no whole-body buffering. Resolves, never rejects.
+// Not undici: on this hot path undici cost as much CPU per request as everything else together (see
+// bench/README.md); a socket, a strict response parser and two timers do the same job.
+import { BodySource } from './body.ts';
+import type { Connection, ConnectionUser } from './connection-pool.ts';
+import type { ProxyResponse } from './exchange.ts';
 import { responseHeaders } from './headers.ts';
+import { type ResponseHead, ResponseParser } from './response-parser.ts';
 import { acquire, release, type Upstream } from './upstreams.ts';
 
 export type AttemptRequest = {
@@ -16,7 +18,7 @@ export type AttemptRequest = {
   body: Buffer | BodySource | null;
   headersTimeoutMs: number;
   bodyTimeoutMs: number;
-  res: ServerResponse;
+  res: ProxyResponse;
   /** Consulted on response headers before anything reaches the client; true keeps the response off the wire. */
   shouldDivert?: (statusCode: number) => boolean;
   /** Extra headers for the client's response (x-fnshift-*), read when the response starts. */
@@ -36,152 +38,300 @@ export type AttemptResult =
   /** The client went away; the upstream call was aborted. */
   | { kind: 'client_gone'; isSent: boolean };
 
-class AttemptHandler implements Dispatcher.DispatchHandler {
+/** Methods whose requests carry a body by definition: without one they say so with Content-Length: 0. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+function timeoutError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** The request line and header section, framed for `body` (fixed length, chunked, or none). */
+function requestHead(req: AttemptRequest, isChunked: boolean): string {
+  const h = req.headers;
+  let head = `${req.method} ${req.path} HTTP/1.1\r\nhost: ${req.upstream.host}\r\n`;
+  let hasLength = false;
+  for (let i = 0; i < h.length; i += 2) {
+    if (h[i] === 'content-length') hasLength = true;
+    head += `${h[i]}: ${h[i + 1]}\r\n`;
+  }
+  if (isChunked) head += 'transfer-encoding: chunked\r\n';
+  else if (!hasLength && Buffer.isBuffer(req.body)) head += `content-length: ${req.body.length}\r\n`;
+  else if (!hasLength && req.body === null && BODY_METHODS.has(req.method)) head += 'content-length: 0\r\n';
+  return `${head}\r\n`;
+}
+
+class Attempt implements ConnectionUser {
   readonly #req: AttemptRequest;
   readonly #resolve: (result: AttemptResult) => void;
-  #controller: Dispatcher.DispatchController | undefined;
+  readonly #parser: ResponseParser;
+  #connection: Connection | undefined;
+  #cancelWait: (() => void) | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #head: ResponseHead | undefined;
+  /** A connection took the request: from here on the upstream may have seen it. */
   #isSent = false;
   #isResponseStarted = false;
+  #isRequestWritten = false;
+  #isResponseDone = false;
+  #isClientPaused = false;
   #isDone = false;
-  #isClientGone = false;
 
   constructor(req: AttemptRequest, resolve: (result: AttemptResult) => void) {
     this.#req = req;
     this.#resolve = resolve;
-    req.res.once('close', this.#onClientClose);
-  }
-
-  #onClientClose = (): void => {
-    if (this.#isDone || this.#req.res.writableFinished) return;
-    this.#isClientGone = true;
-    this.#controller?.abort(new Error('client closed the connection'));
-    if (!this.#controller) {
-      // Not on a connection yet: it is aborted as soon as it starts (see onRequestStart).
-      this.#finish({ kind: 'client_gone', isSent: false });
-    }
-  };
-
-  #onDrain = (): void => {
-    this.#controller?.resume();
-  };
-
-  #finish(result: AttemptResult): void {
-    if (this.#isDone) return;
-    this.#isDone = true;
-    this.#req.res.off('close', this.#onClientClose);
-    this.#req.res.off('drain', this.#onDrain);
-    release(this.#req.upstream);
-    this.#resolve(result);
-  }
-
-  onRequestStart(controller: Dispatcher.DispatchController): void {
-    this.#controller = controller;
-    this.#isSent = true;
-    if (this.#isClientGone) controller.abort(new Error('client closed the connection'));
-  }
-
-  onResponseStart(
-    controller: Dispatcher.DispatchController,
-    statusCode: number,
-    headers: IncomingHttpHeaders,
-    statusMessage?: string,
-  ): void {
-    const req = this.#req;
-    if (req.shouldDivert?.(statusCode)) {
-      this.#finish({ kind: 'diverted', statusCode });
-      controller.abort(new Error('response diverted'));
-      return;
-    }
-    if (this.#isClientGone) return;
-    const problem = responseProblem(req, statusCode, headers);
-    if (problem) {
-      // Nothing was written yet, so the caller gets a clean 502 (or legacy) and undici drops the socket.
-      controller.abort(new FnshiftError('FNSHIFT_UPSTREAM_BAD_RESPONSE', problem));
-      return;
-    }
-    const out = responseHeaders(headers);
-    req.decorate?.(out);
-    this.#isResponseStarted = true;
-    try {
-      req.res.writeHead(statusCode, statusMessage || undefined, out);
-    } catch (error) {
-      // Invalid header values from the upstream: nothing was written, so the caller can answer 502.
-      this.#isResponseStarted = false;
-      controller.abort(error as Error);
-    }
-  }
-
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    if (this.#isDone || this.#isClientGone) return;
-    if (!this.#req.res.write(chunk)) {
-      controller.pause();
-      this.#req.res.once('drain', this.#onDrain);
-    }
-  }
-
-  onResponseEnd(): void {
-    if (this.#isDone) return;
-    const statusCode = this.#req.res.statusCode;
-    if (!this.#isClientGone) this.#req.res.end();
-    this.#finish(
-      this.#isClientGone ? { kind: 'client_gone', isSent: true } : { kind: 'relayed', statusCode },
+    this.#parser = new ResponseParser(
+      {
+        isHeadRequest: req.method === 'HEAD',
+        maxHeaderBytes: req.upstream.limits.maxResponseHeaderBytes,
+        maxBodyBytes: req.upstream.limits.maxResponseBytes,
+      },
+      this,
     );
   }
 
-  onResponseError(_controller: Dispatcher.DispatchController, error: Error): void {
-    if (this.#isDone) return;
-    if (this.#isClientGone) return this.#finish({ kind: 'client_gone', isSent: this.#isSent });
-    this.#finish({ kind: 'failed', error, isSent: this.#isSent, isResponseStarted: this.#isResponseStarted });
+  start(): void {
+    this.#req.res.once('close', this.#onClientClose);
+    this.#cancelWait = this.#req.upstream.pool.acquire(this.#onConnection);
   }
-}
 
-/**
- * What undici's parser lets through but a response must not have: a declared body over maxResponseBytes
- * (undici only counts bytes as they arrive, so the caller would get a head and then a cut), and any
- * Transfer-Encoding but a single `chunked` (`chunked, chunked`, `gzip, chunked`: HAProxy refuses them,
- * and a coding other than chunked would reach the caller undecoded once the hop-by-hop field is dropped).
- */
-function responseProblem(
-  req: AttemptRequest,
-  statusCode: number,
-  headers: IncomingHttpHeaders,
-): string | undefined {
-  const te = headers['transfer-encoding'];
-  if (te !== undefined && String(te).trim().toLowerCase() !== 'chunked') {
-    return `unsupported transfer-encoding: ${String(te)}`;
+  #onConnection = (error: Error | undefined, connection: Connection | undefined): void => {
+    this.#cancelWait = undefined;
+    if (error || !connection) {
+      this.#finish({ kind: 'failed', error: error!, isSent: false, isResponseStarted: false });
+      return;
+    }
+    if (this.#isDone) {
+      // The client left while this waited; the socket is untouched and serves the next caller.
+      this.#req.upstream.pool.release(connection, true);
+      return;
+    }
+    connection.user = this;
+    this.#connection = connection;
+    this.#isSent = true;
+    this.#write(connection.socket);
+  };
+
+  #write(socket: Connection['socket']): void {
+    const req = this.#req;
+    const body = req.body;
+    if (body instanceof BodySource) {
+      const isChunked = !req.headers.includes('content-length');
+      this.#stream(body, socket, isChunked, requestHead(req, isChunked));
+      return;
+    }
+    if (body === null) {
+      socket.write(requestHead(req, false), 'latin1');
+    } else {
+      socket.cork();
+      socket.write(requestHead(req, false), 'latin1');
+      socket.write(body);
+      socket.uncork();
+    }
+    this.#isRequestWritten = true;
+    this.#armTimer('UPSTREAM_HEADERS_TIMEOUT', req.headersTimeoutMs);
   }
-  // HEAD and 304 declare the length of a body they do not carry.
-  if (req.method === 'HEAD' || statusCode === 304) return undefined;
-  const length = Number(headers['content-length']);
-  if (length > req.upstream.limits.maxResponseBytes) {
-    return `response of ${length} bytes exceeds ${req.upstream.limits.maxResponseBytes}`;
+
+  /**
+   * The head leaves with the first body bytes (undici's order too): a body the client's parser refuses
+   * at its first byte (a bad chunk size) then never reaches the upstream at all.
+   */
+  #stream(body: BodySource, socket: Connection['socket'], isChunked: boolean, head: string): void {
+    let pendingHead: string | undefined = head;
+    const onDrain = () => body.resume();
+    const cleanup = () => {
+      body.off('data', onData).off('end', onEnd).off('error', onError);
+      socket.off('drain', onDrain);
+    };
+    const onData = (chunk: Buffer) => {
+      if (this.#isDone) return cleanup();
+      let isFull: boolean;
+      socket.cork();
+      if (pendingHead !== undefined) {
+        socket.write(pendingHead, 'latin1');
+        pendingHead = undefined;
+      }
+      if (isChunked) {
+        socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+        socket.write(chunk);
+        isFull = !socket.write('\r\n', 'latin1');
+      } else {
+        isFull = !socket.write(chunk);
+      }
+      socket.uncork();
+      if (isFull) {
+        body.pause();
+        socket.once('drain', onDrain);
+      }
+    };
+    const onEnd = () => {
+      cleanup();
+      if (this.#isDone) return;
+      if (pendingHead !== undefined) socket.write(pendingHead + (isChunked ? '0\r\n\r\n' : ''), 'latin1');
+      else if (isChunked) socket.write('0\r\n\r\n', 'latin1');
+      this.#isRequestWritten = true;
+      // The wait for the response starts once the whole request is out (undici's rule too).
+      if (!this.#head) this.#armTimer('UPSTREAM_HEADERS_TIMEOUT', this.#req.headersTimeoutMs);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      // The client's body failed (cap, idle, abort): the upstream got a partial request and is cut off.
+      this.#fail(error);
+    };
+    body.on('data', onData).once('end', onEnd).once('error', onError);
   }
-  return undefined;
+
+  #armTimer(code: string, ms: number): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      const what = code === 'UPSTREAM_HEADERS_TIMEOUT' ? 'response headers' : 'response body bytes';
+      this.#fail(timeoutError(code, `no ${what} from ${this.#req.upstream.origin} in ${ms} ms`));
+    }, ms);
+  }
+
+  // ConnectionUser: the socket's events while this attempt holds it.
+  onSocketData(chunk: Buffer): void {
+    if (this.#isDone) return;
+    try {
+      this.#parser.execute(chunk);
+    } catch (error) {
+      return this.#fail(error as Error);
+    }
+    if (this.#isResponseDone) return this.#complete();
+    if (this.#head === undefined || this.#isDone) return;
+    // The body timer starts only when a response does not arrive whole with its head (the usual case).
+    if (this.#isBodyTimed) this.#timer?.refresh();
+    else {
+      this.#isBodyTimed = true;
+      this.#armTimer('UPSTREAM_BODY_TIMEOUT', this.#req.bodyTimeoutMs);
+    }
+  }
+
+  #isBodyTimed = false;
+
+  onSocketEnd(): void {
+    if (this.#isDone) return;
+    try {
+      this.#parser.finish();
+    } catch (error) {
+      return this.#fail(error as Error);
+    }
+    if (this.#isResponseDone) this.#complete();
+  }
+
+  onSocketClose(error: Error): void {
+    this.#connection = undefined;
+    if (this.#isDone) return;
+    if (!this.#isResponseDone) {
+      try {
+        this.#parser.finish();
+      } catch {
+        // The parser's "closed before ..." says less than the socket's own error (ECONNRESET, ...).
+        return this.#fail(error);
+      }
+    }
+    this.#complete();
+  }
+
+  // ResponseSink: what the parser read, in order.
+  onHead(head: ResponseHead): void {
+    const req = this.#req;
+    if (req.shouldDivert?.(head.statusCode)) {
+      this.#parser.stop();
+      this.#finish({ kind: 'diverted', statusCode: head.statusCode });
+      return;
+    }
+    this.#head = head;
+    const out = responseHeaders(head.headers);
+    req.decorate?.(out);
+    try {
+      req.res.writeHead(head.statusCode, head.statusMessage || undefined, out);
+    } catch (error) {
+      // Header values Node refuses to send: nothing was written, so the caller can answer 502.
+      this.#parser.stop();
+      this.#fail(error as Error);
+      return;
+    }
+    this.#isResponseStarted = true;
+  }
+
+  onData(chunk: Buffer): void {
+    if (this.#isDone) return;
+    if (!this.#req.res.write(chunk) && !this.#isClientPaused) {
+      // The caller reads slower than the upstream sends: stop reading the upstream until it catches up.
+      this.#isClientPaused = true;
+      this.#connection?.socket.pause();
+      this.#req.res.once('drain', this.#onClientDrain);
+    }
+  }
+
+  onEnd(): void {
+    // Completed by the socket handler once execute() returns, so trailing bytes are known first.
+    this.#isResponseDone = true;
+  }
+
+  #onClientDrain = (): void => {
+    this.#isClientPaused = false;
+    this.#connection?.socket.resume();
+  };
+
+  #onClientClose = (): void => {
+    if (this.#isDone || this.#req.res.writableFinished) return;
+    this.#cancelWait?.();
+    this.#finish({ kind: 'client_gone', isSent: this.#isSent });
+  };
+
+  #complete(): void {
+    if (this.#isDone) return;
+    const head = this.#head;
+    const statusCode = head?.statusCode ?? 502;
+    this.#req.res.end();
+    const connection = this.#connection;
+    const isReusable =
+      head?.isKeepAlive === true &&
+      this.#isRequestWritten &&
+      !this.#parser.hasTrailingBytes &&
+      !this.#isClientPaused;
+    this.#finish({ kind: 'relayed', statusCode }, connection, isReusable, head?.keepAliveHintMs);
+  }
+
+  #fail(error: Error): void {
+    if (this.#isDone) return;
+    this.#finish({
+      kind: 'failed',
+      error,
+      isSent: this.#isSent,
+      isResponseStarted: this.#isResponseStarted,
+    });
+  }
+
+  /** Settles once; the connection goes back to the pool (reusable) or is destroyed. */
+  #finish(
+    result: AttemptResult,
+    connection = this.#connection,
+    isReusable = false,
+    keepAliveHintMs?: number,
+  ): void {
+    if (this.#isDone) return;
+    this.#isDone = true;
+    clearTimeout(this.#timer);
+    this.#parser.stop();
+    const res = this.#req.res;
+    res.off('close', this.#onClientClose);
+    if (this.#isClientPaused) res.off('drain', this.#onClientDrain);
+    if (connection) {
+      this.#connection = undefined;
+      if (!isReusable) connection.socket.destroy();
+      else connection.socket.resume();
+      this.#req.upstream.pool.release(connection, isReusable, keepAliveHintMs);
+    }
+    release(this.#req.upstream);
+    this.#resolve(result);
+  }
 }
 
 export function attempt(req: AttemptRequest): Promise<AttemptResult> {
   const refused = acquire(req.upstream);
   if (refused)
     return Promise.resolve({ kind: 'failed', error: refused, isSent: false, isResponseStarted: false });
-  return new Promise((resolve) => {
-    const handler = new AttemptHandler(req, resolve);
-    try {
-      req.upstream.pool.dispatch(
-        {
-          path: req.path,
-          method: req.method as Dispatcher.HttpMethod,
-          headers: req.headers,
-          body: req.body,
-          headersTimeout: req.headersTimeoutMs,
-          bodyTimeout: req.bodyTimeoutMs,
-          // Replays are decided by fnshift's fallback rule, never by undici on a pipelined socket.
-          idempotent: false,
-          blocking: true,
-        },
-        handler,
-      );
-    } catch (error) {
-      handler.onResponseError(undefined as unknown as Dispatcher.DispatchController, error as Error);
-    }
-  });
+  return new Promise((resolve) => new Attempt(req, resolve).start());
 }

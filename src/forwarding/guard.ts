@@ -1,8 +1,8 @@
 // The first stage: reject what is ambiguous or over a limit, and compute the one canonical path that
 // is both matched and forwarded. Pure functions; nothing here throws on any input.
-import type { IncomingMessage } from 'node:http';
 import type { LimitsConfig } from '../config/schema.ts';
 import { FnshiftError } from '../errors.ts';
+import type { ProxyRequest } from './exchange.ts';
 
 export type Target = Readonly<{ path: string; query: string }>;
 export type GuardResult = { ok: true; target: Target } | { ok: false; error: FnshiftError };
@@ -97,7 +97,7 @@ export function checkHeaders(rawHeaders: readonly string[], limits: LimitsConfig
 }
 
 /** A declared body over the cap is refused before a byte of it is read (nginx client_max_body_size). */
-export function checkDeclaredBody(req: IncomingMessage, limits: LimitsConfig): FnshiftError | undefined {
+export function checkDeclaredBody(req: ProxyRequest, limits: LimitsConfig): FnshiftError | undefined {
   const length = req.headers['content-length'];
   if (length !== undefined && Number(length) > limits.maxBodyBytes) {
     return new FnshiftError(
@@ -112,13 +112,13 @@ export function checkDeclaredBody(req: IncomingMessage, limits: LimitsConfig): F
  * Node accepts any coding list that ends in chunked (`gzip, chunked`). The field is hop-by-hop and dropped
  * on the way out, so a body still gzip-coded would reach the upstream unlabelled: only plain chunked passes.
  */
-export function checkTransferEncoding(req: IncomingMessage): FnshiftError | undefined {
+export function checkTransferEncoding(req: ProxyRequest): FnshiftError | undefined {
   const te = req.headers['transfer-encoding'];
   if (te === undefined || te.trim().toLowerCase() === 'chunked') return undefined;
   return headerError('FNSHIFT_BAD_HEADER', 'only Transfer-Encoding: chunked is accepted');
 }
 
-export function guard(req: IncomingMessage, limits: LimitsConfig): GuardResult {
+export function guard(req: ProxyRequest, limits: LimitsConfig): GuardResult {
   const headerProblem =
     checkHeaders(req.rawHeaders, limits) ?? checkTransferEncoding(req) ?? checkDeclaredBody(req, limits);
   if (headerProblem) return { ok: false, error: headerProblem };

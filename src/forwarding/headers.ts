@@ -1,7 +1,8 @@
 // Header hygiene both ways: hop-by-hop and Connection-listed fields dropped (RFC 9110 §7.6.1),
 // X-Forwarded-* set from the socket peer unless it is a trusted proxy, our own control headers kept in.
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
+import type { ProxyRequest } from './exchange.ts';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -16,8 +17,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 /**
- * Dropped from requests besides hop-by-hop ones: undici sets Host and framing itself (a copied Host or a
- * second Content-Length smuggles), `expect` is answered by Node's server (undici refuses it), and the
+ * Dropped from requests besides hop-by-hop ones: the forwarder sets Host and framing itself (a copied Host
+ * or a second Content-Length smuggles), `expect` is answered by Node's server, and the
  * forwarding headers are rebuilt below.
  */
 const REBUILT_REQUEST = new Set([
@@ -55,10 +56,10 @@ export type ForwardedContext = {
 };
 
 /**
- * The request headers for an upstream, as a flat `[name, value, ...]` list (undici's cheapest form).
+ * The request headers for an upstream, as a flat `[name, value, ...]` list (the forwarder writes it out as is).
  * Content-Length is restored from the parsed, validated value so framing never comes from raw bytes.
  */
-export function requestHeaders(req: IncomingMessage, ctx: ForwardedContext): string[] {
+export function requestHeaders(req: ProxyRequest, ctx: ForwardedContext): string[] {
   const raw = req.rawHeaders;
   const listed = connectionListed(req.headers.connection);
   const out: string[] = [];

@@ -1,11 +1,12 @@
-// The data-plane listener: Node's strict parser with every limit set explicitly (Node's own defaults are
-// unlimited or 300 s), and parse errors answered as problem+json before the socket is closed.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+// The data-plane listener: the fast lane in front (fast-lane.ts), and behind it Node's strict parser with
+// every limit set explicitly (Node's own defaults are unlimited or 300 s), parse errors answered as
+// problem+json before the socket is closed.
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LimitsConfig } from '../config/schema.ts';
 import { FnshiftError, problemBody } from '../errors.ts';
-
-export type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
+import type { ProxyResponse } from './exchange.ts';
+import { type ExchangeHandler, type FastLane, installFastLane } from './fast-lane.ts';
 
 function clientErrorStatus(code: string | undefined): FnshiftError {
   if (code === 'HPE_HEADER_OVERFLOW')
@@ -48,11 +49,13 @@ export function onClientError(error: Error & { code?: string; bytesParsed?: numb
   );
 }
 
+export type Listener = { server: Server; lane: FastLane };
+
 export function createListener(
   limits: LimitsConfig,
-  handler: RequestHandler,
+  handler: ExchangeHandler,
   onBug: (error: unknown) => void = () => {},
-): Server {
+): Listener {
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -76,15 +79,21 @@ export function createListener(
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;
   server.maxConnections = limits.maxConnections;
   server.on('clientError', onClientError);
-  return server;
+  const lane = installFastLane(server, {
+    limits,
+    handler,
+    onHandlerBug: (res, error) => onHandlerBug(res, error, onBug),
+  });
+  return { server, lane };
 }
 
-function onHandlerBug(res: ServerResponse, error: unknown, onBug: (error: unknown) => void): void {
+function onHandlerBug(res: ProxyResponse, error: unknown, onBug: (error: unknown) => void): void {
   onBug(error);
   if (res.headersSent) {
     res.destroy();
     return;
   }
   const body = problemBody(new FnshiftError('FNSHIFT_INTERNAL', 'internal error', { cause: error }));
-  res.writeHead(500, { 'content-type': 'application/problem+json', connection: 'close' }).end(body);
+  res.writeHead(500, undefined, { 'content-type': 'application/problem+json', connection: 'close' });
+  res.end(body);
 }

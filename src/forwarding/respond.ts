@@ -1,6 +1,6 @@
 // What fnshift itself writes to a caller: problem+json errors and the x-fnshift-* response headers.
-import type { ServerResponse } from 'node:http';
 import { type FnshiftError, problemBody } from '../errors.ts';
+import type { ProxyResponse } from './exchange.ts';
 
 export const ROUTE_HEADER = 'x-fnshift-route';
 export const TARGET_HEADER = 'x-fnshift-target';
@@ -11,7 +11,7 @@ export const FALLBACK_HEADER = 'x-fnshift-fallback';
  * on the socket (a refused body): reusing it would parse the body as the next request.
  */
 export function sendProblem(
-  res: ServerResponse,
+  res: ProxyResponse,
   error: FnshiftError,
   options: { shouldClose?: boolean; headers?: Record<string, string> } = {},
 ): void {
@@ -20,7 +20,7 @@ export function sendProblem(
     return;
   }
   const body = problemBody(error);
-  res.writeHead(error.status, {
+  res.writeHead(error.status, undefined, {
     ...options.headers,
     'content-type': 'application/problem+json',
     'content-length': Buffer.byteLength(body),

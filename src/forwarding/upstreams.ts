@@ -1,15 +1,17 @@
-// One undici Pool per upstream origin, with every limit explicit (undici's defaults are unlimited or 300 s).
+// One connection pool per upstream origin, with every limit explicit.
 // Pools outlive config snapshots: an unchanged upstream keeps its warm sockets across a reload.
-import { Pool } from 'undici';
 import type { PoolConfig } from '../config/schema.ts';
 import { FnshiftError } from '../errors.ts';
+import { type ConnectionPool, createConnectionPool } from './connection-pool.ts';
 
 export type Upstream = {
   readonly key: string;
   readonly origin: string;
+  /** The Host header it is sent: `host[:port]` of its URL. */
+  readonly host: string;
   /** The URL's path without a trailing slash (`/function/recommend`), prefixed to every forwarded path. */
   readonly basePath: string;
-  readonly pool: Pool;
+  readonly pool: ConnectionPool;
   readonly limits: Readonly<PoolConfig>;
   /** Requests dispatched and not yet settled; bounded by connections + maxPending. */
   inFlight: number;
@@ -24,22 +26,9 @@ function keyOf(spec: UpstreamSpec): string {
 export function createUpstream(spec: UpstreamSpec): Upstream {
   const url = new URL(spec.url);
   const limits = spec.pool;
-  const pool = new Pool(url.origin, {
-    connections: limits.connections,
-    pipelining: 1,
-    connectTimeout: limits.connectTimeoutMs,
-    keepAliveTimeout: limits.keepAliveTimeoutMs,
-    // Never trust a server's Keep-Alive hint for longer than our own setting.
-    keepAliveMaxTimeout: limits.keepAliveTimeoutMs,
-    keepAliveTimeoutThreshold: 1000,
-    maxHeaderSize: limits.maxResponseHeaderBytes,
-    maxResponseSize: limits.maxResponseBytes,
-    // Per-request values override these; they are here so nothing runs at undici's 300 s default.
-    headersTimeout: 30_000,
-    bodyTimeout: 30_000,
-  });
+  const pool = createConnectionPool(url, limits);
   const basePath = url.pathname.endsWith('/') ? url.pathname.slice(0, -1) : url.pathname;
-  return { key: keyOf(spec), origin: url.origin, basePath, pool, limits, inFlight: 0 };
+  return { key: keyOf(spec), origin: url.origin, host: url.host, basePath, pool, limits, inFlight: 0 };
 }
 
 /** Reserve a slot or refuse at once, so a hanging upstream cannot queue requests without bound. */

@@ -1,5 +1,5 @@
 // The one opossum import: a breaker per function around fnshift's attempts. Deadlines stay per call
-// (undici's per-request headersTimeout); opossum's own timeout and its breaker-wide AbortController are
+// (each attempt's own headers and body timers); opossum's own timeout and its breaker-wide AbortController are
 // off, because one timeout there aborts every call in flight (opossum #674, #892).
 import CircuitBreaker from 'opossum';
 import type { BreakerConfig } from '../config/schema.ts';

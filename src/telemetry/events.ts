@@ -1,11 +1,11 @@
 // The channels the core publishes on; telemetry subscribes. Publishing costs nothing without subscribers.
 import { type Channel, channel } from 'node:diagnostics_channel';
-import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from '../forwarding/exchange.ts';
 import type { DecisionReason, Target } from '../routing/decide.ts';
 
 export type RequestEvent = {
   /** The caller's request, for telemetry that reads headers (trace context) or the peer. */
-  readonly req: IncomingMessage;
+  readonly req: ProxyRequest;
   readonly startMs: number;
   /** The matched route, or undefined for unmatched and refused requests. */
   route: string | undefined;

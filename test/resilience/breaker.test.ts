@@ -107,7 +107,7 @@ test('one call failing or timing out does not abort the other calls in flight', 
   const results = await Promise.all([
     breaker.call(async () => ({
       kind: 'failed',
-      error: Object.assign(new Error('t'), { code: 'UND_ERR_HEADERS_TIMEOUT' }),
+      error: Object.assign(new Error('t'), { code: 'UPSTREAM_HEADERS_TIMEOUT' }),
       isSent: true,
       isResponseStarted: false,
     })),

@@ -1,0 +1,219 @@
+// The fast lane's request and response: plain objects over the caller's socket in place of Node's
+// IncomingMessage and ServerResponse streams, for the bodiless requests fast-head.ts accepts. The
+// response writes its head, body and framing in one corked write, as Node's server does.
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { ProxyRequest, ProxyResponse, ResponseHeaderValues } from './exchange.ts';
+import type { FastHead } from './fast-head.ts';
+
+export class FastRequest implements ProxyRequest {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: IncomingHttpHeaders;
+  readonly rawHeaders: string[];
+  readonly httpVersion = '1.1';
+  readonly httpVersionMinor = 1;
+  readonly complete = true;
+  readonly socket: Socket;
+
+  constructor(head: FastHead, socket: Socket) {
+    this.method = head.method;
+    this.url = head.url;
+    this.headers = head.headers;
+    this.rawHeaders = head.rawHeaders;
+    this.socket = socket;
+  }
+}
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Node's rule for header values it will not send (CR, LF, NUL and other controls but HTAB). */
+const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+
+let dateSecond = -1;
+let dateText = '';
+function httpDate(): string {
+  const nowS = Math.floor(Date.now() / 1000);
+  if (nowS !== dateSecond) {
+    dateSecond = nowS;
+    dateText = new Date(nowS * 1000).toUTCString();
+  }
+  return dateText;
+}
+
+export type FastResponseOwner = {
+  /** The response was written whole (and flushed to the socket's buffer). */
+  onFinished(res: FastResponse): void;
+};
+
+export class FastResponse extends EventEmitter implements ProxyResponse {
+  statusCode = 200;
+  shouldKeepAlive: boolean;
+  headersSent = false;
+  destroyed = false;
+  writableEnded = false;
+  writableFinished = false;
+  readonly #socket: Socket;
+  readonly #owner: FastResponseOwner;
+  readonly #isHeadRequest: boolean;
+  readonly #keepAliveTimeoutS: number;
+  /** The head, stored until the first body bytes or the end so both leave in one write. */
+  #pendingHead: string | undefined;
+  #hasBody = true;
+  #isChunked = false;
+
+  constructor(
+    req: FastRequest,
+    owner: FastResponseOwner,
+    options: { shouldKeepAlive: boolean; keepAliveTimeoutMs: number },
+  ) {
+    super();
+    this.#socket = req.socket;
+    this.#owner = owner;
+    this.#isHeadRequest = req.method === 'HEAD';
+    this.shouldKeepAlive = options.shouldKeepAlive;
+    this.#keepAliveTimeoutS = Math.floor(options.keepAliveTimeoutMs / 1000);
+  }
+
+  writeHead(statusCode: number, statusMessage: string | undefined, headers: ResponseHeaderValues): this {
+    if (this.headersSent)
+      throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    if (!Number.isInteger(statusCode) || statusCode < 200 || statusCode > 999) {
+      throw Object.assign(new RangeError(`invalid status code ${statusCode}`), {
+        code: 'ERR_HTTP_INVALID_STATUS_CODE',
+      });
+    }
+    const reason = statusMessage ?? STATUS_CODES[statusCode] ?? 'unknown';
+    if (INVALID_VALUE.test(reason)) throw invalidChar('status message');
+    let head = `HTTP/1.1 ${statusCode} ${reason}\r\n`;
+    let hasLength = false;
+    let hasDate = false;
+    for (const name in headers) {
+      const value = headers[name]!;
+      const lower = name.toLowerCase();
+      if (lower === 'connection') {
+        // Ours to say; a response that asks for close gets it (sendProblem after a refused body).
+        if (String(value).toLowerCase().includes('close')) this.shouldKeepAlive = false;
+        continue;
+      }
+      if (lower === 'keep-alive' || lower === 'transfer-encoding') continue;
+      if (lower === 'content-length') hasLength = true;
+      else if (lower === 'date') hasDate = true;
+      if (Array.isArray(value)) {
+        for (const v of value) head += line(name, v);
+      } else {
+        head += line(name, String(value));
+      }
+    }
+    if (!hasDate) head += `date: ${httpDate()}\r\n`;
+    this.#hasBody = !(this.#isHeadRequest || statusCode === 204 || statusCode === 304);
+    if (!hasLength && this.#hasBody) {
+      this.#isChunked = true;
+      head += 'transfer-encoding: chunked\r\n';
+    }
+    head += this.shouldKeepAlive
+      ? `connection: keep-alive\r\nkeep-alive: timeout=${this.#keepAliveTimeoutS}\r\n\r\n`
+      : 'connection: close\r\n\r\n';
+    this.statusCode = statusCode;
+    this.#pendingHead = head;
+    this.headersSent = true;
+    return this;
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.writableEnded || this.destroyed) return false;
+    const socket = this.#socket;
+    if (!this.#hasBody || chunk.length === 0) {
+      if (this.#pendingHead === undefined) return true;
+      const head = this.#pendingHead;
+      this.#pendingHead = undefined;
+      return socket.write(head, 'latin1');
+    }
+    socket.cork();
+    if (this.#pendingHead !== undefined) {
+      socket.write(this.#pendingHead, 'latin1');
+      this.#pendingHead = undefined;
+    }
+    let ok: boolean;
+    if (this.#isChunked) {
+      socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+      socket.write(chunk);
+      ok = socket.write('\r\n', 'latin1');
+    } else {
+      ok = socket.write(chunk);
+    }
+    socket.uncork();
+    if (!ok && !this.#isWaitingForDrain) {
+      this.#isWaitingForDrain = true;
+      socket.once('drain', this.#onDrain);
+    }
+    return ok;
+  }
+
+  #isWaitingForDrain = false;
+
+  #onDrain = (): void => {
+    this.#isWaitingForDrain = false;
+    if (!this.destroyed) this.emit('drain');
+  };
+
+  end(chunk?: string | Buffer): this {
+    if (this.writableEnded || this.destroyed) return this;
+    if (!this.headersSent) this.writeHead(this.statusCode, undefined, {});
+    const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    const socket = this.#socket;
+    socket.cork();
+    if (this.#pendingHead !== undefined) {
+      socket.write(this.#pendingHead, 'latin1');
+      this.#pendingHead = undefined;
+    }
+    if (body && body.length > 0 && this.#hasBody) {
+      if (this.#isChunked) socket.write(`${body.length.toString(16)}\r\n`, 'latin1');
+      socket.write(body);
+      if (this.#isChunked) socket.write('\r\n', 'latin1');
+    }
+    if (this.#isChunked) socket.write('0\r\n\r\n', 'latin1');
+    socket.uncork();
+    this.writableEnded = true;
+    if (socket.writableLength === 0) this.#finish();
+    else socket.once('drain', this.#onFlushed);
+    return this;
+  }
+
+  #onFlushed = (): void => {
+    if (!this.destroyed) this.#finish();
+  };
+
+  #finish(): void {
+    this.writableFinished = true;
+    this.emit('finish');
+    this.emit('close');
+    this.#owner.onFinished(this);
+  }
+
+  destroy(_error?: Error): this {
+    if (this.destroyed) return this;
+    this.#socket.destroy();
+    this.onSocketClose();
+    return this;
+  }
+
+  /** The caller's socket closed (or was cut) before this response finished. */
+  onSocketClose(): void {
+    if (this.destroyed || this.writableFinished) return;
+    this.destroyed = true;
+    this.#socket.off('drain', this.#onFlushed).off('drain', this.#onDrain);
+    this.emit('close');
+  }
+}
+
+function line(name: string, value: string): string {
+  if (!TOKEN.test(name)) throw invalidChar('a header name');
+  if (INVALID_VALUE.test(value)) throw invalidChar(`header ${name}`);
+  return `${name}: ${value}\r\n`;
+}
+
+function invalidChar(what: string): Error {
+  return Object.assign(new TypeError(`invalid character in ${what}`), { code: 'ERR_INVALID_CHAR' });
+}

@@ -1,0 +1,81 @@
+// Recognises the one request shape that dominates a sidecar's traffic: a bodiless GET or HEAD in
+// HTTP/1.1 with a plain header section, arrived whole. It does not reject anything: whatever it is not
+// sure of (a body, an upgrade, HTTP/1.0, a repeated field, a byte out of the strict grammar, a head cut
+// across reads, a limit reached) is left to Node's parser, which answers errors as before. So it only
+// needs to be right about what it accepts, never about what it refuses.
+import type { LimitsConfig } from '../config/schema.ts';
+
+export type FastHead = {
+  method: 'GET' | 'HEAD';
+  /** The request target as sent (origin-form; the guard canonicalises it). */
+  url: string;
+  /** Names as sent, values trimmed: `[name, value, ...]`, as IncomingMessage.rawHeaders. */
+  rawHeaders: string[];
+  /** Lower-case names, each present once. */
+  headers: Record<string, string>;
+  /** The caller sent `Connection: close`. */
+  isClose: boolean;
+  /** Bytes the head took, its final CRLF included. */
+  headBytes: number;
+};
+
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Visible ASCII and SP/HTAB only: anything else goes to Node's parser (which knows obs-text's rules). */
+const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
+const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
+
+/**
+ * Fields whose presence means framing, protocol switching or interim responses: Node handles those
+ * requests, so the fast lane never frames a body or answers 100-continue.
+ */
+const LEFT_TO_NODE = new Set([
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'expect',
+  'http2-settings',
+  'te',
+  'trailer',
+]);
+
+/** The parsed head, or undefined when Node's parser should have the bytes (see the file comment). */
+export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | undefined {
+  const end = bytes.indexOf(CRLF_CRLF);
+  if (end === -1 || end + 4 > limits.maxHeaderBytes) return undefined;
+  const lines = bytes.toString('latin1', 0, end).split('\r\n');
+  const match = REQUEST_LINE.exec(lines[0]!);
+  if (!match) return undefined;
+  const count = lines.length - 1;
+  if (count > limits.maxHeaderCount) return undefined;
+  const rawHeaders = new Array<string>(count * 2);
+  const headers: Record<string, string> = {};
+  let isClose = false;
+  for (let i = 1; i <= count; i++) {
+    const line = lines[i]!;
+    const colon = line.indexOf(':');
+    if (colon <= 0) return undefined;
+    const name = line.slice(0, colon);
+    const value = line.slice(colon + 1).trim();
+    if (!TOKEN.test(name) || !PLAIN_VALUE.test(value)) return undefined;
+    const lower = name.toLowerCase();
+    if (LEFT_TO_NODE.has(lower) || headers[lower] !== undefined) return undefined;
+    if (lower === 'connection') {
+      const token = value.toLowerCase();
+      if (token === 'close') isClose = true;
+      else if (token !== 'keep-alive') return undefined;
+    }
+    headers[lower] = value;
+    rawHeaders[(i - 1) * 2] = name;
+    rawHeaders[(i - 1) * 2 + 1] = value;
+  }
+  if (headers.host === undefined) return undefined;
+  return {
+    method: match[1] as 'GET' | 'HEAD',
+    url: match[2]!,
+    rawHeaders,
+    headers,
+    isClose,
+    headBytes: end + 4,
+  };
+}

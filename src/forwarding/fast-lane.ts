@@ -1,0 +1,189 @@
+// The data listener's front door. Every connection starts in the fast lane, which serves it while its
+// requests are bodiless GETs and HEADs (fast-head.ts) with light request and response objects
+// (fast-exchange.ts). The first request that is anything else, with every byte after it, goes to Node's
+// http server on the same socket, through the server's own 'connection' listener, exactly as if Node had
+// accepted it: bodies, upgrades, malformed bytes, slow heads and their errors stay with Node's parser.
+// Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied GET than the rest of
+// fnshift's request path together (see bench/README.md).
+import type { Server } from 'node:http';
+import type { Socket } from 'node:net';
+import type { LimitsConfig } from '../config/schema.ts';
+import type { ProxyRequest, ProxyResponse } from './exchange.ts';
+import { FastRequest, FastResponse, type FastResponseOwner } from './fast-exchange.ts';
+import { parseFastHead } from './fast-head.ts';
+
+export type ExchangeHandler = (req: ProxyRequest, res: ProxyResponse) => Promise<void> | void;
+
+export type FastLaneOptions = {
+  limits: LimitsConfig;
+  handler: ExchangeHandler;
+  /** A handler that threw or rejected: a bug, answered 500 (or cut) rather than crashing. */
+  onHandlerBug: (res: ProxyResponse, error: unknown) => void;
+};
+
+export type FastLane = {
+  /** Connections the fast lane holds now (handed-off ones belong to Node's server). */
+  readonly size: number;
+  /** Closes the fast-lane connections that have no request in flight. */
+  closeIdle(): void;
+  closeAll(): void;
+};
+
+type Lane = {
+  readonly options: FastLaneOptions;
+  readonly connections: Set<LaneConnection>;
+  /** Node's own per-connection setup, taken off the server so the fast lane sees connections first. */
+  readonly handOff: (socket: Socket) => void;
+};
+
+/**
+ * Idle connections (keep-alive, or new and silent) are closed by one sweep per lane, every
+ * `connectionsCheckIntervalMs` as Node's server checks its own, not by a timer set per request.
+ */
+function sweep(lane: Lane): void {
+  const nowMs = Date.now();
+  for (const connection of lane.connections) {
+    if (connection.idleUntilMs !== 0 && connection.idleUntilMs <= nowMs) connection.destroy();
+  }
+}
+
+class LaneConnection implements FastResponseOwner {
+  readonly #socket: Socket;
+  readonly #lane: Lane;
+  /** Bytes read and not yet parsed: the start of the next request, or pipelined ones. */
+  #buffered: Buffer | undefined;
+  #current: FastResponse | undefined;
+  #requests = 0;
+  /** While idle: when the lane's sweep closes it (Date.now() ms); 0 while a request is in flight. */
+  idleUntilMs: number;
+
+  constructor(socket: Socket, lane: Lane) {
+    this.#socket = socket;
+    this.#lane = lane;
+    lane.connections.add(this);
+    socket.on('data', this.#onData);
+    socket.on('end', this.#onEnd);
+    socket.on('close', this.#onClose);
+    socket.on('error', this.#onError);
+    // A connection that sends nothing is dropped like one that sends a head too slowly.
+    this.idleUntilMs = Date.now() + lane.options.limits.headersTimeoutMs;
+  }
+
+  get isIdle(): boolean {
+    return this.#current === undefined;
+  }
+
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.#buffered = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk;
+    if (this.#current) {
+      // Pipelined bytes wait for the response in flight; past a head's worth, stop reading.
+      if (this.#buffered.length > this.#lane.options.limits.maxHeaderBytes) this.#socket.pause();
+      return;
+    }
+    this.#next();
+  };
+
+  #next(): void {
+    const bytes = this.#buffered;
+    const { limits, handler, onHandlerBug } = this.#lane.options;
+    if (bytes === undefined) {
+      this.idleUntilMs = Date.now() + limits.keepAliveTimeoutMs;
+      return;
+    }
+    const head = parseFastHead(bytes, limits);
+    if (!head) return this.#handOff();
+    this.#buffered = head.headBytes < bytes.length ? bytes.subarray(head.headBytes) : undefined;
+    this.#requests++;
+    this.idleUntilMs = 0;
+    const req = new FastRequest(head, this.#socket);
+    const max = limits.maxRequestsPerSocket;
+    const res = new FastResponse(req, this, {
+      shouldKeepAlive: !head.isClose && (max === 0 || this.#requests < max),
+      keepAliveTimeoutMs: limits.keepAliveTimeoutMs,
+    });
+    this.#current = res;
+    try {
+      const done = handler(req, res);
+      if (done) done.catch((error: unknown) => onHandlerBug(res, error));
+    } catch (error) {
+      onHandlerBug(res, error);
+    }
+  }
+
+  onFinished(res: FastResponse): void {
+    if (res !== this.#current) return;
+    this.#current = undefined;
+    const socket = this.#socket;
+    if (!res.shouldKeepAlive) {
+      socket.end(() => socket.destroy());
+      return;
+    }
+    if (socket.isPaused()) socket.resume();
+    this.#next();
+  }
+
+  /** The caller's FIN: with a request in flight it is read as "gone" (nginx's 499), as Node's side does. */
+  #onEnd = (): void => {
+    this.#socket.destroy();
+  };
+
+  #onClose = (): void => {
+    this.#lane.connections.delete(this);
+    this.#current?.onSocketClose();
+  };
+
+  // 'close' follows every error; the response in flight learns of it there.
+  #onError = (): void => {};
+
+  #handOff(): void {
+    const socket = this.#socket;
+    this.#lane.connections.delete(this);
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('close', this.#onClose);
+    socket.off('error', this.#onError);
+    // Paused across the switch so no byte is emitted while nobody listens.
+    socket.pause();
+    this.#lane.handOff(socket);
+    if (this.#buffered) socket.unshift(this.#buffered);
+    this.#buffered = undefined;
+    socket.resume();
+  }
+}
+
+/**
+ * Puts the fast lane in front of `server`'s connections. The server keeps listening, accepting, its
+ * limits (maxConnections), its 'request' and 'upgrade' handlers, and every connection handed to it.
+ */
+export function installFastLane(server: Server, options: FastLaneOptions): FastLane {
+  const listeners = server.listeners('connection');
+  if (listeners.length !== 1) {
+    throw new Error(`expected Node's one connection listener on the server, found ${listeners.length}`);
+  }
+  const nodeListener = listeners[0] as (socket: Socket) => void;
+  server.removeListener('connection', nodeListener);
+  const lane: Lane = {
+    options,
+    connections: new Set(),
+    handOff: (socket) => nodeListener.call(server, socket),
+  };
+  server.on('connection', (socket: Socket) => new LaneConnection(socket, lane));
+  const sweeper = setInterval(() => sweep(lane), options.limits.connectionsCheckIntervalMs);
+  sweeper.unref();
+  server.once('close', () => clearInterval(sweeper));
+  return {
+    get size() {
+      return lane.connections.size;
+    },
+    closeIdle() {
+      for (const connection of lane.connections) if (connection.isIdle) connection.destroy();
+    },
+    closeAll() {
+      for (const connection of lane.connections) connection.destroy();
+    },
+  };
+}

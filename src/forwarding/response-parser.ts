@@ -1,0 +1,349 @@
+// An incremental HTTP/1.1 parser for what an upstream answers: the status line, the header fields and
+// the body's framing (Content-Length, chunked, or until close). It is strict where leniency lets a
+// response smuggle a second one or reach the caller half-read (RFC 9112 §6.3, §11.2): bare LF, obs-fold,
+// Transfer-Encoding other than a single `chunked`, TE with Content-Length, differing Content-Lengths.
+// Bytes go in with execute(); the head, body chunks and the end come out through the sink, in order.
+
+export type ResponseHeaders = Record<string, string | string[]>;
+
+export type ResponseHead = {
+  statusCode: number;
+  statusMessage: string;
+  /** Lower-case names; a name sent more than once keeps every value, in order. */
+  headers: ResponseHeaders;
+  /** The connection may carry the next request once this response is read whole. */
+  isKeepAlive: boolean;
+  /** The upstream's `Keep-Alive: timeout=N` hint, in milliseconds. */
+  keepAliveHintMs: number | undefined;
+};
+
+export type ResponseSink = {
+  onHead(head: ResponseHead): void;
+  onData(chunk: Buffer): void;
+  onEnd(): void;
+};
+
+export type ResponseParserOptions = {
+  /** A response to HEAD carries no body whatever its headers say. */
+  isHeadRequest: boolean;
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+};
+
+/** Anything an upstream sent that is not a response fnshift can relay faithfully. */
+export class ResponseParseError extends Error {
+  readonly code = 'UPSTREAM_BAD_RESPONSE';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResponseParseError';
+  }
+}
+
+const State = {
+  Head: 0,
+  Length: 1,
+  ChunkSize: 2,
+  ChunkData: 3,
+  ChunkEnd: 4,
+  Trailers: 5,
+  UntilClose: 6,
+  Done: 7,
+} as const;
+type State = (typeof State)[keyof typeof State];
+
+const CRLF_CRLF = Buffer.from('\r\n\r\n');
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Field values and reason phrases: HTAB, SP, VCHAR and obs-text; any other control byte is refused. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point.
+const BAD_VALUE_BYTE = /[\0-\x08\n-\x1f\x7f]/;
+const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: (.*))?$/;
+const DIGITS = /^\d+$/;
+const CHUNK_LINE = /^([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/;
+/** A chunk-size line or a trailer section longer than this is not a real one. */
+const MAX_CHUNK_LINE_BYTES = 4096;
+
+export class ResponseParser {
+  readonly #options: ResponseParserOptions;
+  readonly #sink: ResponseSink;
+  #state: State = State.Head;
+  /** Bytes of an incomplete head, chunk-size line or trailer section carried over to the next execute(). */
+  #pending: Buffer | undefined;
+  #remaining = 0;
+  #bodyBytes = 0;
+  /** Bytes arrived after the response ended: the connection cannot be trusted with another request. */
+  hasTrailingBytes = false;
+
+  constructor(options: ResponseParserOptions, sink: ResponseSink) {
+    this.#options = options;
+    this.#sink = sink;
+  }
+
+  get isDone(): boolean {
+    return this.#state === State.Done;
+  }
+
+  /** The sink may stop the parser from any callback; nothing more is delivered after. */
+  stop(): void {
+    this.#state = State.Done;
+    this.#pending = undefined;
+  }
+
+  /** Throws ResponseParseError on bytes that are not a valid response. */
+  execute(chunk: Buffer): void {
+    let data = chunk;
+    if (this.#pending) {
+      data = Buffer.concat([this.#pending, chunk]);
+      this.#pending = undefined;
+    }
+    let at = 0;
+    while (at < data.length) {
+      switch (this.#state) {
+        case State.Head:
+          at = this.#head(data, at, chunk.length);
+          break;
+        case State.Length: {
+          const end = Math.min(data.length, at + this.#remaining);
+          this.#remaining -= end - at;
+          this.#body(data.subarray(at, end));
+          at = end;
+          if (this.#remaining === 0) this.#end();
+          break;
+        }
+        case State.ChunkSize:
+          at = this.#chunkSize(data, at);
+          break;
+        case State.ChunkData: {
+          const end = Math.min(data.length, at + this.#remaining);
+          this.#remaining -= end - at;
+          this.#body(data.subarray(at, end));
+          at = end;
+          if (this.#remaining === 0) this.#state = State.ChunkEnd;
+          break;
+        }
+        case State.ChunkEnd:
+          if (data.length - at < 2) {
+            this.#pending = data.subarray(at);
+            return;
+          }
+          if (data[at] !== 13 || data[at + 1] !== 10)
+            throw new ResponseParseError('chunk not followed by CRLF');
+          at += 2;
+          this.#state = State.ChunkSize;
+          break;
+        case State.Trailers:
+          at = this.#trailers(data, at);
+          break;
+        case State.UntilClose:
+          this.#body(data.subarray(at));
+          at = data.length;
+          break;
+        case State.Done:
+          if (at < data.length) this.hasTrailingBytes = true;
+          return;
+      }
+    }
+  }
+
+  /** The upstream closed the connection: the end of a close-delimited body, or a response cut short. */
+  finish(): void {
+    if (this.#state === State.UntilClose) return this.#end();
+    if (this.#state !== State.Done) {
+      throw new ResponseParseError(
+        this.#state === State.Head && this.#pending === undefined
+          ? 'closed before a response'
+          : 'closed before the response was complete',
+      );
+    }
+  }
+
+  #head(data: Buffer, at: number, newBytes: number): number {
+    // Search only where the terminator can be: the carried-over bytes were searched already.
+    const from = Math.max(at, data.length - newBytes - 3);
+    const end = data.indexOf(CRLF_CRLF, from);
+    if (end === -1) {
+      // A head with bare LF line ends would never show CRLF CRLF: refuse it now, not at the deadline.
+      for (let lf = data.indexOf(10, Math.max(at, from)); lf !== -1; lf = data.indexOf(10, lf + 1)) {
+        if (lf === at || data[lf - 1] !== 13) throw new ResponseParseError('bare LF in the response head');
+      }
+      if (data.length - at > this.#options.maxHeaderBytes) {
+        throw new ResponseParseError(`response head exceeds ${this.#options.maxHeaderBytes} bytes`);
+      }
+      this.#pending = data.subarray(at);
+      return data.length;
+    }
+    if (end - at > this.#options.maxHeaderBytes) {
+      throw new ResponseParseError(`response head exceeds ${this.#options.maxHeaderBytes} bytes`);
+    }
+    const head = parseHead(data.toString('latin1', at, end), this.#options);
+    const next = end + 4;
+    if (head.statusCode < 200) {
+      // 100, 102 and 103 precede the real response and are not relayed; 101 was never asked for.
+      if (head.statusCode === 101) throw new ResponseParseError('101 Switching Protocols to a plain request');
+      return next;
+    }
+    this.#frame(head);
+    this.#sink.onHead(head.head);
+    if (this.#state === State.Done) return data.length;
+    if (head.framing === 'none' || (head.framing === 'length' && head.length === 0)) this.#end();
+    return next;
+  }
+
+  #frame(parsed: ParsedHead): void {
+    if (parsed.framing === 'length') {
+      this.#state = State.Length;
+      this.#remaining = parsed.length;
+    } else if (parsed.framing === 'chunked') {
+      this.#state = State.ChunkSize;
+    } else if (parsed.framing === 'close') {
+      this.#state = State.UntilClose;
+    }
+  }
+
+  #chunkSize(data: Buffer, at: number): number {
+    const lf = data.indexOf(10, at);
+    if (lf === -1) {
+      if (data.length - at > MAX_CHUNK_LINE_BYTES) throw new ResponseParseError('chunk-size line too long');
+      this.#pending = data.subarray(at);
+      return data.length;
+    }
+    if (lf === at || data[lf - 1] !== 13) throw new ResponseParseError('chunk-size line not ended by CRLF');
+    const line = data.toString('latin1', at, lf - 1);
+    const match = CHUNK_LINE.exec(line);
+    if (!match || BAD_VALUE_BYTE.test(line)) throw new ResponseParseError('malformed chunk-size line');
+    const size = Number.parseInt(match[1]!, 16);
+    if (size === 0) {
+      this.#state = State.Trailers;
+      return lf + 1;
+    }
+    if (this.#bodyBytes + size > this.#options.maxBodyBytes) this.#overLimit();
+    this.#remaining = size;
+    this.#state = State.ChunkData;
+    return lf + 1;
+  }
+
+  #trailers(data: Buffer, at: number): number {
+    // An empty trailer section is the usual case: the last chunk is followed by CRLF alone.
+    if (data.length - at >= 2 && data[at] === 13 && data[at + 1] === 10) {
+      this.#end();
+      return at + 2;
+    }
+    const end = data.indexOf(CRLF_CRLF, at);
+    if (end === -1) {
+      if (data.length - at > this.#options.maxHeaderBytes) throw new ResponseParseError('trailers too large');
+      this.#pending = data.subarray(at);
+      return data.length;
+    }
+    // Trailer fields are read and dropped (Node's server would need them declared to send them on).
+    for (const line of data.toString('latin1', at, end).split('\r\n')) parseField(line);
+    this.#end();
+    return end + 4;
+  }
+
+  #body(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.#bodyBytes += chunk.length;
+    if (this.#bodyBytes > this.#options.maxBodyBytes) this.#overLimit();
+    this.#sink.onData(chunk);
+  }
+
+  #overLimit(): never {
+    throw new ResponseParseError(`response body exceeds ${this.#options.maxBodyBytes} bytes`);
+  }
+
+  #end(): void {
+    this.#state = State.Done;
+    this.#sink.onEnd();
+  }
+}
+
+type ParsedHead = {
+  statusCode: number;
+  head: ResponseHead;
+  framing: 'none' | 'length' | 'chunked' | 'close';
+  length: number;
+};
+
+function parseField(line: string): [name: string, value: string] {
+  const colon = line.indexOf(':');
+  if (colon <= 0) throw new ResponseParseError('header line without a field name');
+  const name = line.slice(0, colon);
+  if (!TOKEN.test(name)) {
+    // Also catches obs-fold (a line starting with SP or HTAB) and a space before the colon.
+    throw new ResponseParseError('malformed header field name');
+  }
+  const value = line.slice(colon + 1).trim();
+  if (BAD_VALUE_BYTE.test(value)) throw new ResponseParseError(`control byte in header ${name}`);
+  return [name.toLowerCase(), value];
+}
+
+function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
+  const lines = text.split('\r\n');
+  const match = STATUS_LINE.exec(lines[0]!);
+  if (!match) throw new ResponseParseError('malformed status line');
+  const reason = match[3] ?? '';
+  if (BAD_VALUE_BYTE.test(reason)) throw new ResponseParseError('control byte in the reason phrase');
+  const statusCode = Number(match[2]);
+  const headers: ResponseHeaders = {};
+  for (let i = 1; i < lines.length; i++) {
+    const [name, value] = parseField(lines[i]!);
+    const seen = headers[name];
+    if (seen === undefined) headers[name] = value;
+    else if (typeof seen === 'string') headers[name] = [seen, value];
+    else seen.push(value);
+  }
+
+  const connection = joined(headers.connection)?.toLowerCase();
+  const isKeepAlive = match[1] === '1' && !(connection !== undefined && hasToken(connection, 'close'));
+  const hint = /timeout=(\d+)/i.exec(joined(headers['keep-alive']) ?? '');
+  const head: ResponseHead = {
+    statusCode,
+    statusMessage: reason,
+    headers,
+    isKeepAlive,
+    keepAliveHintMs: hint ? Number(hint[1]) * 1000 : undefined,
+  };
+
+  const te = headers['transfer-encoding'];
+  const cl = headers['content-length'];
+  if (statusCode < 200) return { statusCode, head, framing: 'none', length: 0 };
+  if (te !== undefined) {
+    if (joined(te)!.trim().toLowerCase() !== 'chunked') {
+      // A coding other than a single chunked would reach the caller undecoded (HAProxy refuses it too).
+      throw new ResponseParseError(`unsupported transfer-encoding: ${joined(te)}`);
+    }
+    if (cl !== undefined) throw new ResponseParseError('both transfer-encoding and content-length');
+  }
+  let length = -1;
+  if (cl !== undefined) {
+    for (const part of joined(cl)!.split(',')) {
+      const value = part.trim();
+      if (!DIGITS.test(value)) throw new ResponseParseError('malformed content-length');
+      const n = Number(value);
+      if (length !== -1 && n !== length) throw new ResponseParseError('conflicting content-length values');
+      length = n;
+    }
+    // One value on the way out, whatever the repetition on the way in.
+    headers['content-length'] = String(length);
+  }
+  if (options.isHeadRequest || statusCode === 204 || statusCode === 304) {
+    return { statusCode, head, framing: 'none', length: 0 };
+  }
+  if (te !== undefined) return { statusCode, head, framing: 'chunked', length: 0 };
+  if (length !== -1) {
+    if (length > options.maxBodyBytes) {
+      throw new ResponseParseError(`response of ${length} bytes exceeds ${options.maxBodyBytes}`);
+    }
+    return { statusCode, head, framing: 'length', length };
+  }
+  // No framing: the body runs until the upstream closes, so the connection is not reused.
+  head.isKeepAlive = false;
+  return { statusCode, head, framing: 'close', length: 0 };
+}
+
+function joined(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+function hasToken(list: string, token: string): boolean {
+  return list.split(',').some((t) => t.trim() === token);
+}
