@@ -202,6 +202,8 @@ function judgeGoals(results: readonly ContenderResult[], ratios: readonly Ratio[
 
 const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 const oneDecimal = new Intl.NumberFormat('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+/** The load generator's own millisecond figures are medians of rounds: a float sum, cut to what it can tell. */
+const twoDecimals = new Intl.NumberFormat('en-US', { maximumFractionDigits: 2 });
 /** What a cell shows for a number the contender does not have (`direct` has no proxy CPU). */
 const NONE = '-';
 
@@ -233,9 +235,10 @@ const tableColumns: readonly Column[] = [
   { title: 'p99 µs', isRightAligned: true, cell: (s) => integer.format(s.latencyUs.p99Us) },
   { title: 'p99.9 µs', isRightAligned: true, cell: (s) => integer.format(s.latencyUs.p99_9Us) },
   {
-    title: 'ms p50/99/99.9',
+    title: 'loadgen ms p50/99/99.9',
     isRightAligned: false,
-    cell: (s) => `${s.latencyMs.p50}/${s.latencyMs.p99}/${s.latencyMs.p99_9}`,
+    cell: (s) =>
+      [s.latencyMs.p50, s.latencyMs.p99, s.latencyMs.p99_9].map((v) => twoDecimals.format(v)).join('/'),
   },
   { title: 'non-2xx', isRightAligned: true, cell: (s) => String(s.non2xx) },
   { title: 'errors', isRightAligned: true, cell: (s) => String(s.errors) },

@@ -7,6 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse, ResponseHeaderValues } from './exchange.ts';
 import type { FastHead } from './fast-head.ts';
+import { isToken } from './http-syntax.ts';
 
 export class FastRequest implements ProxyRequest {
   readonly method: string;
@@ -27,7 +28,6 @@ export class FastRequest implements ProxyRequest {
   }
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Node's rule for header values it will not send (CR, LF, NUL and other controls but HTAB). */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
@@ -130,20 +130,24 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
       this.#pendingHead = undefined;
       return socket.write(head, 'latin1');
     }
-    socket.cork();
-    if (this.#pendingHead !== undefined) {
-      socket.write(this.#pendingHead, 'latin1');
-      this.#pendingHead = undefined;
-    }
     let ok: boolean;
-    if (this.#isChunked) {
+    if (this.#pendingHead !== undefined && !this.#isChunked) {
+      // The usual response: head and a whole body in one buffer and one write(2), not a writev.
+      ok = socket.write(withHead(this.#pendingHead, chunk));
+      this.#pendingHead = undefined;
+    } else if (this.#isChunked) {
+      socket.cork();
+      if (this.#pendingHead !== undefined) {
+        socket.write(this.#pendingHead, 'latin1');
+        this.#pendingHead = undefined;
+      }
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
       socket.write(chunk);
       ok = socket.write('\r\n', 'latin1');
+      socket.uncork();
     } else {
       ok = socket.write(chunk);
     }
-    socket.uncork();
     if (!ok && !this.#isWaitingForDrain) {
       this.#isWaitingForDrain = true;
       socket.once('drain', this.#onDrain);
@@ -163,18 +167,22 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
     if (!this.headersSent) this.writeHead(this.statusCode, undefined, {});
     const body = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     const socket = this.#socket;
-    socket.cork();
-    if (this.#pendingHead !== undefined) {
-      socket.write(this.#pendingHead, 'latin1');
-      this.#pendingHead = undefined;
+    const hasBytes = body !== undefined && body.length > 0 && this.#hasBody;
+    // After a relayed body there is usually nothing left to write here.
+    if (this.#pendingHead !== undefined || hasBytes || this.#isChunked) {
+      socket.cork();
+      if (this.#pendingHead !== undefined) {
+        socket.write(this.#pendingHead, 'latin1');
+        this.#pendingHead = undefined;
+      }
+      if (hasBytes) {
+        if (this.#isChunked) socket.write(`${body.length.toString(16)}\r\n`, 'latin1');
+        socket.write(body);
+        if (this.#isChunked) socket.write('\r\n', 'latin1');
+      }
+      if (this.#isChunked) socket.write('0\r\n\r\n', 'latin1');
+      socket.uncork();
     }
-    if (body && body.length > 0 && this.#hasBody) {
-      if (this.#isChunked) socket.write(`${body.length.toString(16)}\r\n`, 'latin1');
-      socket.write(body);
-      if (this.#isChunked) socket.write('\r\n', 'latin1');
-    }
-    if (this.#isChunked) socket.write('0\r\n\r\n', 'latin1');
-    socket.uncork();
     this.writableEnded = true;
     if (socket.writableLength === 0) this.#finish();
     else socket.once('drain', this.#onFlushed);
@@ -208,8 +216,16 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
   }
 }
 
+function withHead(head: string, body: Buffer): Buffer {
+  // Latin-1: one byte per character, the header bytes exactly as Node's parser read them.
+  const out = Buffer.allocUnsafe(head.length + body.length);
+  out.write(head, 0, 'latin1');
+  body.copy(out, head.length);
+  return out;
+}
+
 function line(name: string, value: string): string {
-  if (!TOKEN.test(name)) throw invalidChar('a header name');
+  if (!isToken(name)) throw invalidChar('a header name');
   if (INVALID_VALUE.test(value)) throw invalidChar(`header ${name}`);
   return `${name}: ${value}\r\n`;
 }

@@ -4,6 +4,7 @@
 // across reads, a limit reached) is left to Node's parser, which answers errors as before. So it only
 // needs to be right about what it accepts, never about what it refuses.
 import type { LimitsConfig } from '../config/schema.ts';
+import { isPlainAscii, isToken, owsTrimmedSlice } from './http-syntax.ts';
 
 export type FastHead = {
   method: 'GET' | 'HEAD';
@@ -11,7 +12,7 @@ export type FastHead = {
   url: string;
   /** Names as sent, values trimmed: `[name, value, ...]`, as IncomingMessage.rawHeaders. */
   rawHeaders: string[];
-  /** Lower-case names, each present once. */
+  /** Lower-case names, each present once; no prototype. */
   headers: Record<string, string>;
   /** The caller sent `Connection: close`. */
   isClose: boolean;
@@ -20,9 +21,6 @@ export type FastHead = {
 };
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Visible ASCII and SP/HTAB only: anything else goes to Node's parser (which knows obs-text's rules). */
-const PLAIN_VALUE = /^[\t\x20-\x7e]*$/;
 const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
 
 /**
@@ -43,21 +41,24 @@ const LEFT_TO_NODE = new Set([
 export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | undefined {
   const end = bytes.indexOf(CRLF_CRLF);
   if (end === -1 || end + 4 > limits.maxHeaderBytes) return undefined;
-  const lines = bytes.toString('latin1', 0, end).split('\r\n');
-  const match = REQUEST_LINE.exec(lines[0]!);
+  const text = bytes.toString('latin1', 0, end);
+  let eol = text.indexOf('\r\n');
+  const match = REQUEST_LINE.exec(eol === -1 ? text : text.slice(0, eol));
   if (!match) return undefined;
-  const count = lines.length - 1;
-  if (count > limits.maxHeaderCount) return undefined;
-  const rawHeaders = new Array<string>(count * 2);
-  const headers: Record<string, string> = {};
+  const rawHeaders: string[] = [];
+  // No prototype: `__proto__` or `constructor` is then a field like any other (and left to Node below).
+  const headers: Record<string, string> = Object.create(null);
   let isClose = false;
-  for (let i = 1; i <= count; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon);
-    const value = line.slice(colon + 1).trim();
-    if (!TOKEN.test(name) || !PLAIN_VALUE.test(value)) return undefined;
+  while (eol !== -1) {
+    if (rawHeaders.length >= limits.maxHeaderCount * 2) return undefined;
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const lineEnd = eol === -1 ? text.length : eol;
+    const colon = text.indexOf(':', start);
+    if (colon === -1 || colon >= lineEnd) return undefined;
+    if (!isToken(text, start, colon) || !isPlainAscii(text, colon + 1, lineEnd)) return undefined;
+    const name = text.slice(start, colon);
+    const value = owsTrimmedSlice(text, colon + 1, lineEnd);
     const lower = name.toLowerCase();
     if (LEFT_TO_NODE.has(lower) || headers[lower] !== undefined) return undefined;
     if (lower === 'connection') {
@@ -66,8 +67,7 @@ export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | u
       else if (token !== 'keep-alive') return undefined;
     }
     headers[lower] = value;
-    rawHeaders[(i - 1) * 2] = name;
-    rawHeaders[(i - 1) * 2 + 1] = value;
+    rawHeaders.push(name, value);
   }
   if (headers.host === undefined) return undefined;
   return {

@@ -4,7 +4,7 @@
 // http server on the same socket, through the server's own 'connection' listener, exactly as if Node had
 // accepted it: bodies, upgrades, malformed bytes, slow heads and their errors stay with Node's parser.
 // Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied GET than the rest of
-// fnshift's request path together (see bench/README.md).
+// fnshift's request path together (see "Where the CPU goes" in docs/load-testing.md).
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../config/schema.ts';

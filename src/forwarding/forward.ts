@@ -1,7 +1,7 @@
 // One attempt against one upstream: fnshift's own HTTP/1.1 client on a pooled socket, straight into the
 // client's response, with backpressure both ways and no whole-body buffering. Resolves, never rejects.
 // Not undici: on this hot path undici cost as much CPU per request as everything else together (see
-// bench/README.md); a socket, a strict response parser and two timers do the same job.
+// "Where the CPU goes" in docs/load-testing.md); a socket, a strict response parser and a timer do the job.
 import { BodySource } from './body.ts';
 import type { Connection, ConnectionUser } from './connection-pool.ts';
 import type { ProxyResponse } from './exchange.ts';

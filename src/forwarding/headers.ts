@@ -34,7 +34,8 @@ const REBUILT_REQUEST = new Set([
 export const OWN_PREFIX = 'x-fnshift-';
 
 function connectionListed(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  // The usual values name only fields that are hop-by-hop anyway: no set to build.
+  if (!value || value === 'keep-alive' || value === 'close') return undefined;
   const names = new Set<string>();
   for (const v of Array.isArray(value) ? value : [value]) {
     for (const token of v.split(',')) {

@@ -4,6 +4,8 @@
 // Transfer-Encoding other than a single `chunked`, TE with Content-Length, differing Content-Lengths.
 // Bytes go in with execute(); the head, body chunks and the end come out through the sink, in order.
 
+import { hasControlByte, isToken, owsTrimmedSlice, trimOws } from './http-syntax.ts';
+
 export type ResponseHeaders = Record<string, string | string[]>;
 
 export type ResponseHead = {
@@ -52,11 +54,7 @@ const State = {
 type State = (typeof State)[keyof typeof State];
 
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values and reason phrases: HTAB, SP, VCHAR and obs-text; any other control byte is refused. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control bytes is the point.
-const BAD_VALUE_BYTE = /[\0-\x08\n-\x1f\x7f]/;
-const STATUS_LINE = /^HTTP\/1\.([01]) ([1-5]\d\d)(?: (.*))?$/;
 const DIGITS = /^\d+$/;
 const CHUNK_LINE = /^([0-9A-Fa-f]{1,15})[ \t]*(?:;.*)?$/;
 /** A chunk-size line or a trailer section longer than this is not a real one. */
@@ -84,9 +82,12 @@ export class ResponseParser {
 
   /** The sink may stop the parser from any callback; nothing more is delivered after. */
   stop(): void {
+    this.#isStopped = true;
     this.#state = State.Done;
     this.#pending = undefined;
   }
+
+  #isStopped = false;
 
   /** Throws ResponseParseError on bytes that are not a valid response. */
   execute(chunk: Buffer): void {
@@ -96,7 +97,7 @@ export class ResponseParser {
       this.#pending = undefined;
     }
     let at = 0;
-    while (at < data.length) {
+    while (at < data.length && !this.#isStopped) {
       switch (this.#state) {
         case State.Head:
           at = this.#head(data, at, chunk.length);
@@ -106,7 +107,7 @@ export class ResponseParser {
           this.#remaining -= end - at;
           this.#body(data.subarray(at, end));
           at = end;
-          if (this.#remaining === 0) this.#end();
+          if (this.#remaining === 0 && !this.#isStopped) this.#end();
           break;
         }
         case State.ChunkSize:
@@ -117,7 +118,7 @@ export class ResponseParser {
           this.#remaining -= end - at;
           this.#body(data.subarray(at, end));
           at = end;
-          if (this.#remaining === 0) this.#state = State.ChunkEnd;
+          if (this.#remaining === 0 && !this.#isStopped) this.#state = State.ChunkEnd;
           break;
         }
         case State.ChunkEnd:
@@ -146,6 +147,7 @@ export class ResponseParser {
 
   /** The upstream closed the connection: the end of a close-delimited body, or a response cut short. */
   finish(): void {
+    if (this.#isStopped) return;
     if (this.#state === State.UntilClose) return this.#end();
     if (this.#state !== State.Done) {
       throw new ResponseParseError(
@@ -183,7 +185,7 @@ export class ResponseParser {
     }
     this.#frame(head);
     this.#sink.onHead(head.head);
-    if (this.#state === State.Done) return data.length;
+    if (this.#isStopped) return data.length;
     if (head.framing === 'none' || (head.framing === 'length' && head.length === 0)) this.#end();
     return next;
   }
@@ -209,7 +211,7 @@ export class ResponseParser {
     if (lf === at || data[lf - 1] !== 13) throw new ResponseParseError('chunk-size line not ended by CRLF');
     const line = data.toString('latin1', at, lf - 1);
     const match = CHUNK_LINE.exec(line);
-    if (!match || BAD_VALUE_BYTE.test(line)) throw new ResponseParseError('malformed chunk-size line');
+    if (!match || hasControlByte(line)) throw new ResponseParseError('malformed chunk-size line');
     const size = Number.parseInt(match[1]!, 16);
     if (size === 0) {
       this.#state = State.Trailers;
@@ -234,7 +236,11 @@ export class ResponseParser {
       return data.length;
     }
     // Trailer fields are read and dropped (Node's server would need them declared to send them on).
-    for (const line of data.toString('latin1', at, end).split('\r\n')) parseField(line);
+    const text = data.toString('latin1', at, end);
+    for (let start = 0, eol = 0; eol !== -1; start = eol + 2) {
+      eol = text.indexOf('\r\n', start);
+      parseField(text, start, eol === -1 ? text.length : eol);
+    }
     this.#end();
     return end + 4;
   }
@@ -263,38 +269,64 @@ type ParsedHead = {
   length: number;
 };
 
-function parseField(line: string): [name: string, value: string] {
-  const colon = line.indexOf(':');
-  if (colon <= 0) throw new ResponseParseError('header line without a field name');
-  const name = line.slice(0, colon);
-  if (!TOKEN.test(name)) {
-    // Also catches obs-fold (a line starting with SP or HTAB) and a space before the colon.
-    throw new ResponseParseError('malformed header field name');
+/** One header line, `text` from `start` to `end`; returns [lower-case name, value]. */
+function parseField(text: string, start: number, end: number): [name: string, value: string] {
+  const colon = text.indexOf(':', start);
+  if (colon === -1 || colon >= end) throw new ResponseParseError('header line without a field name');
+  // Also catches obs-fold (a line starting with SP or HTAB) and a space before the colon.
+  if (!isToken(text, start, colon)) throw new ResponseParseError('malformed header field name');
+  if (hasControlByte(text, colon + 1, end)) {
+    throw new ResponseParseError(`control byte in header ${text.slice(start, colon)}`);
   }
-  const value = line.slice(colon + 1).trim();
-  if (BAD_VALUE_BYTE.test(value)) throw new ResponseParseError(`control byte in header ${name}`);
-  return [name.toLowerCase(), value];
+  return [text.slice(start, colon).toLowerCase(), owsTrimmedSlice(text, colon + 1, end)];
+}
+
+/** `HTTP/1.x SP 3DIGIT [SP reason]`; returns the minor version, or -1. */
+function statusLineMinor(line: string): number {
+  if (!line.startsWith('HTTP/1.') || line.length < 12 || line.charCodeAt(8) !== 32) return -1;
+  const minor = line.charCodeAt(7) - 48;
+  if (minor !== 0 && minor !== 1) return -1;
+  const first = line.charCodeAt(9);
+  if (first < 49 || first > 53 || !isDigit(line.charCodeAt(10)) || !isDigit(line.charCodeAt(11))) return -1;
+  if (line.length > 12 && line.charCodeAt(12) !== 32) return -1;
+  return minor;
+}
+
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
 }
 
 function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
-  const lines = text.split('\r\n');
-  const match = STATUS_LINE.exec(lines[0]!);
-  if (!match) throw new ResponseParseError('malformed status line');
-  const reason = match[3] ?? '';
-  if (BAD_VALUE_BYTE.test(reason)) throw new ResponseParseError('control byte in the reason phrase');
-  const statusCode = Number(match[2]);
-  const headers: ResponseHeaders = {};
-  for (let i = 1; i < lines.length; i++) {
-    const [name, value] = parseField(lines[i]!);
+  let eol = text.indexOf('\r\n');
+  const statusLine = eol === -1 ? text : text.slice(0, eol);
+  const minor = statusLineMinor(statusLine);
+  if (minor === -1) throw new ResponseParseError('malformed status line');
+  const reason = statusLine.length > 13 ? statusLine.slice(13) : '';
+  if (hasControlByte(reason)) throw new ResponseParseError('control byte in the reason phrase');
+  const statusCode = Number(statusLine.slice(9, 12));
+  // No prototype: a field named __proto__ or constructor is a field like any other.
+  const headers: ResponseHeaders = Object.create(null);
+  let connection: string | undefined;
+  let keepAlive: string | undefined;
+  let te: string | undefined;
+  let cl: string | undefined;
+  while (eol !== -1) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    const [name, value] = parseField(text, start, eol === -1 ? text.length : eol);
     const seen = headers[name];
     if (seen === undefined) headers[name] = value;
     else if (typeof seen === 'string') headers[name] = [seen, value];
     else seen.push(value);
+    if (name === 'content-length') cl = cl === undefined ? value : `${cl}, ${value}`;
+    else if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
+    else if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+    else if (name === 'keep-alive') keepAlive = keepAlive === undefined ? value : `${keepAlive}, ${value}`;
   }
 
-  const connection = joined(headers.connection)?.toLowerCase();
-  const isKeepAlive = match[1] === '1' && !(connection !== undefined && hasToken(connection, 'close'));
-  const hint = /timeout=(\d+)/i.exec(joined(headers['keep-alive']) ?? '');
+  const isKeepAlive =
+    minor === 1 && !(connection !== undefined && hasToken(connection.toLowerCase(), 'close'));
+  const hint = keepAlive === undefined ? null : /timeout=(\d+)/i.exec(keepAlive);
   const head: ResponseHead = {
     statusCode,
     statusMessage: reason,
@@ -303,20 +335,18 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
     keepAliveHintMs: hint ? Number(hint[1]) * 1000 : undefined,
   };
 
-  const te = headers['transfer-encoding'];
-  const cl = headers['content-length'];
   if (statusCode < 200) return { statusCode, head, framing: 'none', length: 0 };
   if (te !== undefined) {
-    if (joined(te)!.trim().toLowerCase() !== 'chunked') {
+    if (te.trim().toLowerCase() !== 'chunked') {
       // A coding other than a single chunked would reach the caller undecoded (HAProxy refuses it too).
-      throw new ResponseParseError(`unsupported transfer-encoding: ${joined(te)}`);
+      throw new ResponseParseError(`unsupported transfer-encoding: ${te}`);
     }
     if (cl !== undefined) throw new ResponseParseError('both transfer-encoding and content-length');
   }
   let length = -1;
   if (cl !== undefined) {
-    for (const part of joined(cl)!.split(',')) {
-      const value = part.trim();
+    for (const part of cl.split(',')) {
+      const value = trimOws(part);
       if (!DIGITS.test(value)) throw new ResponseParseError('malformed content-length');
       const n = Number(value);
       if (length !== -1 && n !== length) throw new ResponseParseError('conflicting content-length values');
@@ -338,10 +368,6 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   // No framing: the body runs until the upstream closes, so the connection is not reused.
   head.isKeepAlive = false;
   return { statusCode, head, framing: 'close', length: 0 };
-}
-
-function joined(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function hasToken(list: string, token: string): boolean {

@@ -80,6 +80,8 @@ export function createBreaker(functionName: string, config: BreakerConfig): Brea
     capacity: config.maxConcurrent,
     allowWarmUp: false,
     enableSnapshots: false,
+    // fnshift keeps its own latency histograms; opossum's per-call latency arrays would be dead weight.
+    rollingPercentilesEnabled: false,
     name: functionName,
   });
   breaker.on('open', () => publishBreaker({ functionName, event: 'open' }));
