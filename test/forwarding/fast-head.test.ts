@@ -59,7 +59,10 @@ test('a plain GET is parsed: names as sent, values trimmed, lower-case lookup, t
 
 test('a field named __proto__ or constructor is a field like any other (the headers have no prototype)', () => {
   const head = fast(request('GET / HTTP/1.1', 'Host: a', '__proto__: x', 'constructor: y'));
-  assert.equal(head?.headers.__proto__, 'x');
+  assert.deepEqual(
+    Object.entries(head?.headers ?? {}).find(([name]) => name === '__proto__'),
+    ['__proto__', 'x'],
+  );
   assert.equal(head?.headers.constructor, 'y');
   assert.equal(Object.getPrototypeOf(head?.headers), null);
 });
