@@ -1,0 +1,456 @@
+// The fast lane (src/forwarding/fast-lane.ts, fast-head.ts, fast-exchange.ts) through a running fnshift,
+// with raw sockets: bodiless GET/HEAD served by the lane itself, and the hand-off of everything else to
+// Node's server on the same socket. Responses are split out of the byte stream strictly, so a stray body
+// byte or a broken chunk fails the test instead of being skipped over.
+import assert from 'node:assert/strict';
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import type { Socket } from 'node:net';
+import { test } from 'node:test';
+import {
+  assertBackToBaseline,
+  baseline,
+  openClient,
+  type RawClient,
+  rawCode,
+  rawExchange,
+  startScenario,
+  toxics,
+  waitUntil,
+} from '../helpers/faults.ts';
+import { valuesOf } from '../helpers/raw.ts';
+
+type Response = { status: number; head: string; body: Buffer };
+
+function fail(message: string): never {
+  throw new Error(message);
+}
+
+/** The end of a chunked body starting at `from` (after its final CRLF), -1 if incomplete; throws on bad framing. */
+function chunkedEnd(bytes: Buffer, from: number, body: Buffer[]): number {
+  let at = from;
+  for (;;) {
+    const lineEnd = bytes.indexOf('\r\n', at);
+    if (lineEnd === -1) return -1;
+    const sizeText = bytes.toString('latin1', at, lineEnd);
+    if (!/^[0-9a-f]+$/i.test(sizeText)) fail(`bad chunk size line ${JSON.stringify(sizeText)}`);
+    const size = Number.parseInt(sizeText, 16);
+    const dataEnd = lineEnd + 2 + size;
+    if (bytes.length < dataEnd + 2) return -1;
+    if (bytes.toString('latin1', dataEnd, dataEnd + 2) !== '\r\n')
+      fail(`chunk of ${size} not followed by CRLF`);
+    if (size === 0) return dataEnd + 2;
+    body.push(bytes.subarray(lineEnd + 2, dataEnd));
+    at = dataEnd + 2;
+  }
+}
+
+/**
+ * Splits the bytes a client received into whole responses, one per method in `methods` (HEAD, 204 and
+ * 304 have no body). Stops at an incomplete one; `extra` counts the bytes after the last whole response.
+ */
+function splitResponses(bytes: Buffer, methods: string[]): { responses: Response[]; extra: number } {
+  const responses: Response[] = [];
+  let at = 0;
+  while (at < bytes.length && responses.length < methods.length) {
+    const headEnd = bytes.indexOf('\r\n\r\n', at);
+    if (headEnd === -1) break;
+    const head = bytes.toString('latin1', at, headEnd + 4);
+    if (!head.startsWith('HTTP/1.1 ')) fail(`not a response head at byte ${at}: ${JSON.stringify(head)}`);
+    const status = Number(head.slice(9, 12));
+    const bodyStart = headEnd + 4;
+    const length = valuesOf(head, 'content-length');
+    const isChunked = valuesOf(head, 'transfer-encoding').some((v) => v.toLowerCase() === 'chunked');
+    let end: number;
+    const chunks: Buffer[] = [];
+    if (methods[responses.length] === 'HEAD' || status === 204 || status === 304) {
+      end = bodyStart;
+    } else if (isChunked) {
+      if (length.length > 0) fail(`both content-length and chunked: ${head}`);
+      end = chunkedEnd(bytes, bodyStart, chunks);
+    } else if (length.length === 1) {
+      end = bodyStart + Number(length[0]);
+      if (bytes.length < end) end = -1;
+      else chunks.push(bytes.subarray(bodyStart, end));
+    } else {
+      fail(`a response without framing: ${head}`);
+    }
+    if (end === -1) break;
+    responses.push({ status, head, body: Buffer.concat(chunks) });
+    at = end;
+  }
+  return { responses, extra: bytes.length - at };
+}
+
+/** Waits for `methods.length` whole responses on `client` (or for the connection to close first). */
+async function responsesOn(client: RawClient, methods: string[]): Promise<Response[]> {
+  await waitUntil(
+    () => client.isClosed() || splitResponses(client.received(), methods).responses.length === methods.length,
+    () => {
+      const bytes = client.received();
+      const whole = splitResponses(bytes, methods).responses.length;
+      return `${methods.length} responses; ${whole} whole ones in ${bytes.length} bytes received, ending ${JSON.stringify(bytes.subarray(-200).toString('latin1'))}`;
+    },
+  );
+  return splitResponses(client.received(), methods).responses;
+}
+
+function get(path: string, extra = ''): string {
+  return `GET ${path} HTTP/1.1\r\nHost: fnshift.test\r\n${extra}\r\n`;
+}
+
+/** Hang up and let fnshift see it before the baseline check. */
+async function hangUp(client: RawClient): Promise<void> {
+  client.abort();
+  await client.closed;
+}
+
+test('answers several GETs pipelined in one write, in order, on the one connection', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  const paths = [1, 2, 3, 4, 5].map((n) => `/api/recommend/${n}`);
+  const methods = paths.map(() => 'GET');
+  await client.write(paths.map((p) => get(p)).join(''));
+  const responses = await responsesOn(client, methods);
+
+  assert.deepEqual(
+    responses.map((r) => `${r.status} ${r.body.toString()}`),
+    paths.map((p) => `200 fn GET ${p} `),
+  );
+  assert.deepEqual(
+    responses.map((r) => valuesOf(r.head, 'connection')),
+    methods.map(() => ['keep-alive']),
+  );
+  assert.equal(splitResponses(client.received(), methods).extra, 0, 'bytes after the last response');
+  assert.equal(client.isClosed(), false, 'fnshift closed a keep-alive connection');
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('hands a POST off to Node mid-connection without losing a byte: GET, POST with a body, GET all answered', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  // One write: the POST and the GET after it are already buffered in the lane when it hands off.
+  // The body looks like the end of a head and a request, so a byte parsed twice would show.
+  const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\n\r\n';
+  const client = await openClient(s.port);
+  await client.write(
+    get('/api/recommend/first') +
+      `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
+      get('/api/recommend/last'),
+  );
+  const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
+
+  assert.deepEqual(
+    responses.map((r) => `${r.status} ${r.body.toString()}`),
+    [
+      '200 fn GET /api/recommend/first ',
+      `200 fn POST /api/recommend/post ${body}`,
+      '200 fn GET /api/recommend/last ',
+    ],
+  );
+  assert.deepEqual(
+    s.fn!.seen.map((r) => `${r.method} ${r.path} ${r.body.toString('latin1')}`),
+    ['GET /api/recommend/first ', `POST /api/recommend/post ${body}`, 'GET /api/recommend/last '],
+  );
+  assert.equal(s.legacy!.count(), 0);
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('answers a GET whose head arrives in two writes, and the next GET on the same connection', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write('GET /api/recommend/split HTTP/1.1\r\nHost: fnshift.test\r\n');
+  // A pause so the two halves arrive in separate reads: the lane gives a cut head to Node's parser.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  await client.write('Accept: text/plain\r\n\r\n');
+  const [split] = await responsesOn(client, ['GET']);
+  assert.equal(split?.status, 200);
+  assert.equal(split?.body.toString(), 'fn GET /api/recommend/split ');
+
+  // The connection is Node's now, and still serves.
+  await client.write(get('/api/recommend/after'));
+  const [, after] = await responsesOn(client, ['GET', 'GET']);
+  assert.equal(after?.body.toString(), 'fn GET /api/recommend/after ');
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('Connection: close gets connection: close, and the socket closes after the response', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  // A GET pipelined after the closing one must not be served.
+  const out = await rawExchange(
+    s.port,
+    get('/api/recommend/bye', 'Connection: close\r\n') + get('/api/recommend/never'),
+  );
+  assert.equal(out.isClosed, true, 'the connection was left open');
+  const { responses, extra } = splitResponses(Buffer.from(out.text, 'latin1'), ['GET', 'GET']);
+  assert.equal(responses.length, 1, out.text);
+  assert.equal(extra, 0, out.text);
+  assert.equal(responses[0]?.body.toString(), 'fn GET /api/recommend/bye ');
+  assert.deepEqual(valuesOf(out.text, 'connection'), ['close']);
+  assert.deepEqual(valuesOf(out.text, 'keep-alive'), []);
+  assert.deepEqual(
+    s.fn!.seen.map((r) => r.path),
+    ['/api/recommend/bye'],
+  );
+  await assertBackToBaseline(s.app, before);
+});
+
+test("answers HEAD with the upstream's headers and not one body byte", async (t) => {
+  const s = await startScenario(t, {
+    fn: (_req, res, seen) => {
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-length': '123',
+        etag: '"v1"',
+        'x-upstream': seen.method,
+      });
+      res.end(seen.method === 'HEAD' ? undefined : 'x'.repeat(123));
+    },
+  });
+  const before = baseline(s.app);
+
+  // The GET after the HEAD must start right where the HEAD's header section ends.
+  const client = await openClient(s.port);
+  await client.write(
+    `HEAD /api/recommend/h HTTP/1.1\r\nHost: fnshift.test\r\n\r\n${get('/api/recommend/g')}`,
+  );
+  const [head, next] = await responsesOn(client, ['HEAD', 'GET']);
+  assert.equal(head?.status, 200);
+  assert.deepEqual(valuesOf(head!.head, 'content-length'), ['123']);
+  assert.deepEqual(valuesOf(head!.head, 'etag'), ['"v1"']);
+  assert.deepEqual(valuesOf(head!.head, 'x-upstream'), ['HEAD']);
+  assert.deepEqual(valuesOf(head!.head, 'transfer-encoding'), []);
+  assert.equal(next?.status, 200);
+  assert.equal(next?.body.toString(), 'x'.repeat(123));
+  assert.deepEqual(
+    s.fn!.seen.map((r) => r.method),
+    ['HEAD', 'GET'],
+  );
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test("relays an upstream's chunked response (no content-length) as valid chunked framing with the whole body", async (t) => {
+  const pieces = ['alpha-', 'beta-', 'gamma-', 'omega'];
+  const s = await startScenario(t, {
+    fn: (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      // Separate writes a tick apart, so fnshift relays several chunks, not one.
+      let i = 0;
+      const timer = setInterval(() => {
+        if (i < pieces.length - 1) res.write(pieces[i++]);
+        else {
+          clearInterval(timer);
+          res.end(pieces[i]);
+        }
+      }, 10);
+      res.once('close', () => clearInterval(timer));
+    },
+  });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write(get('/api/recommend/stream') + get('/api/recommend/stream'));
+  const responses = await responsesOn(client, ['GET', 'GET']);
+  assert.equal(responses.length, 2);
+  for (const r of responses) {
+    assert.equal(r.status, 200);
+    assert.deepEqual(valuesOf(r.head, 'transfer-encoding'), ['chunked']);
+    assert.deepEqual(valuesOf(r.head, 'content-length'), []);
+    assert.equal(r.body.toString(), pieces.join(''));
+  }
+  assert.equal(splitResponses(client.received(), ['GET', 'GET']).extra, 0);
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('an upstream 204 reaches the client with no body and no chunked framing', async (t) => {
+  const s = await startScenario(t, {
+    fn: toxics.byPath(
+      { '/api/recommend/empty': (_req, res) => res.writeHead(204, { 'x-upstream': 'empty' }).end() },
+      toxics.echo('fn'),
+    ),
+  });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write(get('/api/recommend/empty') + get('/api/recommend/next'));
+  const [empty, next] = await responsesOn(client, ['GET', 'GET']);
+  assert.equal(empty?.status, 204);
+  assert.deepEqual(valuesOf(empty!.head, 'x-upstream'), ['empty']);
+  assert.deepEqual(valuesOf(empty!.head, 'transfer-encoding'), []);
+  assert.deepEqual(valuesOf(empty!.head, 'content-length'), []);
+  // Had the 204 carried so much as a chunked terminator, the next response would not parse.
+  assert.equal(next?.body.toString(), 'fn GET /api/recommend/next ');
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test("a caller's FIN while its GET waits on a hanging function aborts the function call", async (t) => {
+  const s = await startScenario(t, { fn: toxics.hang(), function: { timeoutMs: 30_000 } });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write(get('/api/recommend/wait'));
+  await waitUntil(() => s.fn!.count() === 1, 'the function to have the GET');
+  client.socket.end();
+  await client.closed;
+  await waitUntil(() => s.fn!.closedConnections() === 1, 'the function call to be aborted');
+  assert.equal(s.fn!.count(), 1);
+  assert.equal(s.legacy!.count(), 0, 'the abandoned GET was replayed on legacy');
+  assert.equal(client.received().length, 0);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('closes an idle keep-alive connection after limits.keepAliveTimeoutMs', async (t) => {
+  const s = await startScenario(t, {
+    fn: toxics.echo('fn'),
+    limits: { keepAliveTimeoutMs: 300, connectionsCheckIntervalMs: 50 },
+  });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write(get('/api/recommend/once'));
+  const [response] = await responsesOn(client, ['GET']);
+  assert.equal(response?.status, 200);
+  assert.deepEqual(valuesOf(response!.head, 'connection'), ['keep-alive']);
+  await waitUntil(() => client.isClosed(), 'fnshift to close the idle connection');
+  assert.equal(splitResponses(client.received(), ['GET']).extra, 0, 'bytes after the response');
+  await assertBackToBaseline(s.app, before);
+});
+
+test('closes a connection that never sends a byte after limits.headersTimeoutMs', async (t) => {
+  const s = await startScenario(t, {
+    fn: toxics.echo('fn'),
+    limits: { headersTimeoutMs: 300, connectionsCheckIntervalMs: 50 },
+  });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await waitUntil(() => client.isClosed(), 'fnshift to close the silent connection');
+  assert.equal(client.received().length, 0);
+  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('limits.maxRequestsPerSocket: the last allowed response says connection: close, and no more is served', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn'), limits: { maxRequestsPerSocket: 2 } });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write(get('/api/recommend/1') + get('/api/recommend/2') + get('/api/recommend/3'));
+  await client.closed;
+  const { responses, extra } = splitResponses(client.received(), ['GET', 'GET', 'GET']);
+  assert.deepEqual(
+    responses.map((r) => [r.body.toString(), valuesOf(r.head, 'connection')]),
+    [
+      ['fn GET /api/recommend/1 ', ['keep-alive']],
+      ['fn GET /api/recommend/2 ', ['close']],
+    ],
+  );
+  assert.equal(extra, 0);
+  assert.equal(s.fn!.count(), 2);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('garbage right after a good pipelined GET: the GET is answered, then a 400 problem+json and a close', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const out = await rawExchange(s.port, `${get('/api/recommend/good')}\x00\x01not http at all\r\n\r\n`);
+  assert.equal(out.isClosed, true, 'the connection was left open');
+  const bytes = Buffer.from(out.text, 'latin1');
+  const { responses, extra } = splitResponses(bytes, ['GET', 'GET']);
+  assert.equal(responses.length, 2, out.text);
+  assert.equal(extra, 0);
+  const [good, bad] = responses;
+  assert.equal(good?.status, 200);
+  assert.equal(good?.body.toString(), 'fn GET /api/recommend/good ');
+  assert.equal(bad?.status, 400);
+  assert.deepEqual(valuesOf(bad!.head, 'content-type'), ['application/problem+json']);
+  assert.deepEqual(valuesOf(bad!.head, 'connection'), ['close']);
+  assert.equal(rawCode(bad!.head + bad!.body.toString('latin1')), 'FNSHIFT_BAD_REQUEST');
+  assert.deepEqual(
+    s.fn!.seen.map((r) => r.path),
+    ['/api/recommend/good'],
+  );
+  await assertBackToBaseline(s.app, before);
+});
+
+test('every pipelined response reaches a caller that reads late, with a response left waiting in the socket', {
+  todo:
+    "bug in src/forwarding/fast-exchange.ts: FastResponse.end() waits for 'drain' when bytes are still queued, " +
+    "but Node emits 'drain' only after a write that returned false; a response queued whole under the " +
+    "socket's highWaterMark never finishes, so the connection's next request is never served",
+}, async (t) => {
+  // Each response (head and body) stays under the socket's 64 KiB highWaterMark, so writing it returns true.
+  const body = 'b'.repeat(60_000);
+  const s = await startScenario(t, {
+    fn: toxics.respond(200, body, { 'content-length': String(body.length) }),
+  });
+  const before = baseline(s.app);
+  const serverSockets: Socket[] = [];
+  const onServerSocket = (message: unknown) => serverSockets.push((message as { socket: Socket }).socket);
+  subscribe('net.server.socket', onServerSocket);
+  t.after(() => unsubscribe('net.server.socket', onServerSocket));
+
+  const client = await openClient(s.port);
+  client.socket.pause();
+  // 24 MB: far more than loopback's socket buffers take from a caller that reads nothing (a few MiB),
+  // so fnshift's writes must back up.
+  const count = 400;
+  await client.write(get('/api/recommend/blob').repeat(count));
+  const isOurs = (socket: Socket) =>
+    socket.localPort === s.port && socket.remotePort === client.socket.localPort;
+  await waitUntil(() => serverSockets.some(isOurs), 'fnshift to accept the connection');
+  const fnshiftSide = serverSockets.find(isOurs)!;
+  // The kernel's buffers are full: a response's bytes now wait in fnshift's socket for the caller to read.
+  await waitUntil(() => fnshiftSide.writableLength > 0, 'a response write to wait on the caller');
+  client.socket.resume();
+
+  const responses = await responsesOn(
+    client,
+    Array.from({ length: count }, () => 'GET'),
+  );
+  assert.equal(responses.length, count);
+  assert.ok(responses.every((r) => r.status === 200 && r.body.length === body.length));
+  assert.equal(s.fn!.count(), count);
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('requests the lane served before a hand-off count towards limits.maxRequestsPerSocket', {
+  todo:
+    "bug: Node's server counts a handed-off socket's requests from zero, so after GET, POST with a limit " +
+    'of 2 the POST still says keep-alive and the next request is forwarded too',
+}, async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn'), limits: { maxRequestsPerSocket: 2 } });
+  const before = baseline(s.app);
+
+  // The lane serves the GET; the POST is Node's, and it is the second request on this socket.
+  const client = await openClient(s.port);
+  await client.write(
+    get('/api/recommend/1') +
+      'POST /api/recommend/2 HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 2\r\n\r\n{}' +
+      get('/api/recommend/3'),
+  );
+  const responses = await responsesOn(client, ['GET', 'POST']);
+  assert.deepEqual(
+    responses.map((r) => [r.body.toString(), valuesOf(r.head, 'connection')]),
+    [
+      ['fn GET /api/recommend/1 ', ['keep-alive']],
+      ['fn POST /api/recommend/2 {}', ['close']],
+    ],
+  );
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
