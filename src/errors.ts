@@ -27,6 +27,10 @@ export const errorCodes = {
   FNSHIFT_BREAKER_OPEN: { status: 503, title: 'The function is switched off by its circuit breaker' },
   FNSHIFT_OVERLOADED: { status: 503, title: 'Too many requests are waiting for this upstream' },
   FNSHIFT_DRAINING: { status: 503, title: 'fnshift is shutting down' },
+  FNSHIFT_CONNECTION_EXHAUSTED: {
+    status: 503,
+    title: 'This connection has carried limits.maxRequestsPerSocket requests; open a new one',
+  },
   FNSHIFT_UPSTREAM_TIMEOUT: { status: 504, title: 'The upstream did not answer in time' },
   FNSHIFT_FUNCTION_TIMEOUT: { status: 504, title: 'The function did not finish in time' },
   FNSHIFT_CONFIG_INVALID: { status: 400, title: 'The configuration is invalid' },

@@ -73,7 +73,8 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
   let connected = 0;
   let running = 0;
   let isClosing = false;
-  let onEmpty: (() => void) | undefined;
+  /** Whoever waits for the last socket to go (close(), destroy(), each as often as called). */
+  const onEmpty: Array<() => void> = [];
 
   /**
    * Idle sockets are closed by one sweep per pool rather than a timer per socket, which would be set and
@@ -105,7 +106,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
   }
 
   function checkEmpty(): void {
-    if (isClosing && all.size === 0) onEmpty?.();
+    if (isClosing && all.size === 0) for (const resolve of onEmpty.splice(0)) resolve();
   }
 
   function hand(connection: Connection, waiter: Waiter): void {
@@ -266,7 +267,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       next();
       if (all.size === 0) return Promise.resolve();
       return new Promise((resolve) => {
-        onEmpty = resolve;
+        onEmpty.push(resolve);
       });
     },
 
@@ -277,7 +278,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       for (const connection of all) connection.socket.destroy();
       if (all.size === 0) return Promise.resolve();
       return new Promise((resolve) => {
-        onEmpty = resolve;
+        onEmpty.push(resolve);
       });
     },
   };

@@ -31,6 +31,8 @@ export class FastRequest implements ProxyRequest {
 /** Node's rule for header values it will not send (CR, LF, NUL and other controls but HTAB). */
 const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
+const EMPTY = Buffer.alloc(0);
+
 let dateSecond = -1;
 let dateText = '';
 function httpDate(): string {
@@ -185,12 +187,14 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
     }
     this.writableEnded = true;
     if (socket.writableLength === 0) this.#finish();
-    else socket.once('drain', this.#onFlushed);
+    // Not 'drain': it comes only after a write that returned false, and bytes can sit queued without
+    // one. An empty write completes in order after everything queued before it.
+    else socket.write(EMPTY, this.#onFlushed);
     return this;
   }
 
-  #onFlushed = (): void => {
-    if (!this.destroyed) this.#finish();
+  #onFlushed = (error?: Error | null): void => {
+    if (!error && !this.destroyed) this.#finish();
   };
 
   #finish(): void {
@@ -211,7 +215,7 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
   onSocketClose(): void {
     if (this.destroyed || this.writableFinished) return;
     this.destroyed = true;
-    this.#socket.off('drain', this.#onFlushed).off('drain', this.#onDrain);
+    this.#socket.off('drain', this.#onDrain);
     this.emit('close');
   }
 }

@@ -27,6 +27,12 @@ export type FastLane = {
   /** Closes the fast-lane connections that have no request in flight. */
   closeIdle(): void;
   closeAll(): void;
+  /**
+   * Counts one more request on a socket Node's server now handles and returns the total on that socket,
+   * the requests the lane served before the hand-off included: limits.maxRequestsPerSocket holds over
+   * both (Node's own count starts again at 0).
+   */
+  countRequest(socket: Socket): number;
 };
 
 type Lane = {
@@ -34,6 +40,8 @@ type Lane = {
   readonly connections: Set<LaneConnection>;
   /** Node's own per-connection setup, taken off the server so the fast lane sees connections first. */
   readonly handOff: (socket: Socket) => void;
+  /** Requests each handed-off socket carried so far, the lane's included (Node's own count starts at 0). */
+  readonly requestCounts: WeakMap<Socket, number>;
 };
 
 /**
@@ -148,6 +156,7 @@ class LaneConnection implements FastResponseOwner {
     socket.off('error', this.#onError);
     // Paused across the switch so no byte is emitted while nobody listens.
     socket.pause();
+    this.#lane.requestCounts.set(socket, this.#requests);
     this.#lane.handOff(socket);
     if (this.#buffered) socket.unshift(this.#buffered);
     this.#buffered = undefined;
@@ -170,6 +179,7 @@ export function installFastLane(server: Server, options: FastLaneOptions): FastL
     options,
     connections: new Set(),
     handOff: (socket) => nodeListener.call(server, socket),
+    requestCounts: new WeakMap(),
   };
   server.on('connection', (socket: Socket) => new LaneConnection(socket, lane));
   const sweeper = setInterval(() => sweep(lane), options.limits.connectionsCheckIntervalMs);
@@ -184,6 +194,11 @@ export function installFastLane(server: Server, options: FastLaneOptions): FastL
     },
     closeAll() {
       for (const connection of lane.connections) connection.destroy();
+    },
+    countRequest(socket) {
+      const count = (lane.requestCounts.get(socket) ?? 0) + 1;
+      lane.requestCounts.set(socket, count);
+      return count;
     },
   };
 }

@@ -7,6 +7,7 @@ import type { LimitsConfig } from '../config/schema.ts';
 import { FnshiftError, problemBody } from '../errors.ts';
 import type { ProxyResponse } from './exchange.ts';
 import { type ExchangeHandler, type FastLane, installFastLane } from './fast-lane.ts';
+import { sendProblem } from './respond.ts';
 
 function clientErrorStatus(code: string | undefined): FnshiftError {
   if (code === 'HPE_HEADER_OVERFLOW')
@@ -69,6 +70,16 @@ export function createListener(
     },
     (req, res) => {
       track(req.socket, res);
+      const max = limits.maxRequestsPerSocket;
+      if (max > 0) {
+        const count = lane.countRequest(req.socket);
+        if (count >= max) res.shouldKeepAlive = false;
+        if (count > max) {
+          // Pipelined past the limit: answered, not forwarded, as Node's server answers its own excess.
+          sendProblem(res, new FnshiftError('FNSHIFT_CONNECTION_EXHAUSTED'), { shouldClose: true });
+          return;
+        }
+      }
       // The handler resolves on every path; a throw here is a bug, reported as a 500 rather than a crash.
       const done = handler(req, res);
       if (done) done.catch((error: unknown) => onHandlerBug(res, error, onBug));

@@ -402,11 +402,7 @@ test('an idle socket does not keep the process alive; a busy one does', async (t
   pool.release(connection, true);
 });
 
-test('destroy() after close() settles both', {
-  todo:
-    'bug: close() and destroy() each overwrite the one onEmpty callback, so the close() promise still ' +
-    'pending when destroy() is called never settles',
-}, async (t) => {
+test('destroy() after close() settles both', async (t) => {
   const server = await startServer(t);
   const pool = startPool(t, server.origin);
 
