@@ -4,11 +4,14 @@ export interface FnshiftConfigOptions {
   readonly listenPort: number;
   readonly upstreamOrigin: string;
   readonly stateFile: string;
+  /** Data-plane processes (`workers`). */
+  readonly workers: number;
 }
 
 /** The route at weight 50 sends half the users to a "function" that is the same origin, so both paths cost alike. */
 export function fnshiftConfigYaml(options: FnshiftConfigOptions): string {
   return `listen: 127.0.0.1:${options.listenPort}
+workers: ${options.workers}
 admin: { listen: 127.0.0.1:0 }
 legacy: { url: ${options.upstreamOrigin} }
 functions:

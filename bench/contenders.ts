@@ -8,7 +8,15 @@ import { BenchError } from './errors.ts';
 import { pickFreePort, waitUntilAnswering } from './http-probe.ts';
 import { binaryVersion, HAPROXY_PATH, isInstalled, NGINX_PATH } from './machine.ts';
 
-export const contenderNames = ['direct', 'fnshift', 'http-proxy', 'reply-from', 'nginx', 'haproxy'] as const;
+export const contenderNames = [
+  'direct',
+  'fnshift',
+  'fnshift-workers',
+  'http-proxy',
+  'reply-from',
+  'nginx',
+  'haproxy',
+] as const;
 export type ContenderName = (typeof contenderNames)[number];
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -53,7 +61,10 @@ export async function startContender(
         stop: async () => {},
       };
     case 'fnshift':
-      return startFnshift(context);
+      return startFnshift(name, context, 1);
+    case 'fnshift-workers':
+      // As many data-plane processes as nginx has workers: the same cores, side by side.
+      return startFnshift(name, context, context.nativeWorkers);
     case 'http-proxy':
       return startNodeProxy(
         name,
@@ -91,24 +102,29 @@ async function startNodeProxy(
   }
 }
 
-async function startFnshift(context: ContenderContext): Promise<RunningContender> {
+async function startFnshift(
+  name: ContenderName,
+  context: ContenderContext,
+  workers: number,
+): Promise<RunningContender> {
   const port = await pickFreePort();
-  const configPath = join(context.workDir, 'fnshift.yaml');
-  const stateFile = join(context.workDir, 'fnshift-state.json');
+  const configPath = join(context.workDir, `${name}.yaml`);
+  const stateFile = join(context.workDir, `${name}-state.json`);
   writeFileSync(
     configPath,
-    fnshiftConfigYaml({ listenPort: port, upstreamOrigin: context.upstreamOrigin, stateFile }),
+    fnshiftConfigYaml({ listenPort: port, upstreamOrigin: context.upstreamOrigin, stateFile, workers }),
   );
   const child = spawnCommand(
-    'fnshift',
+    name,
     process.execPath,
     [join(repoRoot, 'src/cli/main.ts'), 'run', '-c', configPath],
     {
       cwd: context.workDir,
     },
   );
-  const detail = `fnshift ${version('.')}, route weight 50 (sticky x-user-id), legacy and function = the origin`;
-  return waitForListener('fnshift', child, port, context, detail);
+  const processes = workers === 1 ? 'one process' : `${workers} workers`;
+  const detail = `fnshift ${version('.')}, ${processes}, route weight 50 (sticky x-user-id), legacy and function = the origin`;
+  return waitForListener(name, child, port, context, detail);
 }
 
 async function startNginx(context: ContenderContext): Promise<RunningContender> {

@@ -372,8 +372,23 @@ export function formatReport(report: BenchReport): string {
     'goals:',
     indent(formatGoals(report.contenders)),
     '',
+    ...workersSection(report.contenders),
     measuresNote(m.cores),
   ].join('\n');
+}
+
+/** The same ratios and goals for fnshift with workers (as many as nginx), when it ran. */
+function workersSection(results: readonly ContenderResult[]): string[] {
+  const of = 'fnshift-workers';
+  if (!results.some((r) => r.name === of && r.summary)) return [];
+  const others = results.filter((r) => r.name !== 'fnshift');
+  return [
+    `with workers (${of}: as many data-plane processes as nginx has workers):`,
+    indent(formatRatios(others, of)),
+    '',
+    indent(formatGoals(others, of)),
+    '',
+  ];
 }
 
 /** Why two sets of ratios: on a small shared machine they can disagree, and each answers its own question. */

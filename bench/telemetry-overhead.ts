@@ -133,7 +133,7 @@ async function startVariant(
   const stateFile = join(context.workDir, `state-${index}.json`);
   writeFileSync(
     configPath,
-    fnshiftConfigYaml({ listenPort: port, upstreamOrigin: context.upstreamOrigin, stateFile }),
+    fnshiftConfigYaml({ listenPort: port, upstreamOrigin: context.upstreamOrigin, stateFile, workers: 1 }),
   );
   const env: Record<string, string> =
     variant.samplerArg === undefined

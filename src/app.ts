@@ -1,18 +1,15 @@
-// An fnshift instance: the data listener, the admin listener, the control plane (store, reload, rollouts)
-// and the drain. Wiring only; each piece lives in its own stage folder.
+// An fnshift instance: the admin listener, the control plane (store, reload, rollouts), the data plane
+// (here, or in worker processes) and the drain. Wiring only; each piece lives in its own stage folder.
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex } from 'node:stream';
 import { createAdminTable } from './admin/routes.ts';
 import { type AdminTable, createAdminServer } from './admin/server.ts';
 import { createReloader, type Reloader } from './config/reload.ts';
 import type { Config } from './config/schema.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { createStore } from './config/store.ts';
-import { createListener } from './forwarding/listener.ts';
-import { handleUpgrade } from './forwarding/upgrade.ts';
+import { createDataPlane, listenOn } from './data-plane.ts';
 import { createUpstreamRegistry } from './forwarding/upstreams.ts';
-import { createRequestPath, type FunctionGate } from './request-path.ts';
+import type { FunctionGate } from './request-path.ts';
 import { createBreakerRegistry } from './resilience/breakers.ts';
 import { createRolloutController } from './rollout/controller.ts';
 import type { State } from './rollout/state.ts';
@@ -31,6 +28,23 @@ export type AppOptions = {
   configFile?: { path: string; text: string };
   adminToken?: string;
   metrics?: { contentType: string; render(): Promise<string> };
+  /**
+   * The data plane runs elsewhere (worker processes, see cluster/primary.ts): this app is the control
+   * plane only, and hands every snapshot to `remote`.
+   */
+  remote?: RemoteDataPlane;
+};
+
+/** What the control plane needs of data planes it does not run itself. */
+export type RemoteDataPlane = {
+  /** Starts them serving the snapshot; resolves with the data address once all listen. */
+  start(snapshot: Snapshot): Promise<string>;
+  /** A new snapshot (config or weights changed). */
+  update(snapshot: Snapshot): void;
+  /** The breaker state across them: open if any has it open. */
+  breakerState(functionName: string): string | undefined;
+  readonly inFlight: number;
+  drain(drainMs: number): Promise<boolean>;
 };
 
 export type Addresses = { data: string; admin: string; probes?: string };
@@ -44,24 +58,6 @@ function probeTable(table: AdminTable): AdminTable {
   );
 }
 
-function splitHostPort(hostPort: string): { host: string; port: number } {
-  const i = hostPort.lastIndexOf(':');
-  return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
-}
-
-function listen(server: Server, hostPort: string): Promise<string> {
-  const { host, port } = splitHostPort(hostPort);
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, backlog: 511 }, () => {
-      server.off('error', reject);
-      const address = server.address() as AddressInfo;
-      const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      resolve(`http://${shown}:${address.port}`);
-    });
-  });
-}
-
 export function createApp(initial: Config, options: AppOptions = {}) {
   const logger = options.logger ?? silentLogger();
   const upstreams = createUpstreamRegistry();
@@ -72,7 +68,10 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     stateFile: options.stateFile,
     upstreams,
     logger,
-    onSnapshot: (next) => breakers.update(next.config.functions),
+    onSnapshot: (next) => {
+      breakers.update(next.config.functions);
+      options.remote?.update(next);
+    },
   });
   const windows = createWindows();
   const rollouts = createRolloutController({ store, windows, logger });
@@ -88,33 +87,21 @@ export function createApp(initial: Config, options: AppOptions = {}) {
   }
   let isReady = false;
   let isDraining = false;
-  let inFlight = 0;
   const onBug = (error: unknown) =>
     logger.error({ err: error }, 'bug: unexpected error in a request handler');
-
-  const handle = createRequestPath({ snapshot: () => store.snapshot, gate: options.gate ?? breakers.gate });
-  const { server: data, lane } = createListener(
-    initial.limits,
-    (req, res) => {
-      inFlight++;
-      res.once('close', () => inFlight--);
-      if (isDraining) res.shouldKeepAlive = false;
-      return handle(req, res);
-    },
-    onBug,
-  );
-  // Upgraded sockets leave the HTTP server's books, so closeAllConnections() cannot reach them and
-  // server.close() would wait for every WebSocket to end: the drain cuts them itself.
-  const tunnels = new Set<Duplex>();
-  data.on('upgrade', (req, socket, head) => {
-    tunnels.add(socket);
-    socket.once('close', () => tunnels.delete(socket));
-    handleUpgrade(store.snapshot, req, socket, head);
-  });
+  const remote = options.remote;
+  const local = remote
+    ? undefined
+    : createDataPlane({
+        limits: initial.limits,
+        snapshot: () => store.snapshot,
+        gate: options.gate ?? breakers.gate,
+        logger,
+      });
   const adminTable = createAdminTable({
     store,
     isReady: () => isReady && !isDraining,
-    breakerState: (name) => breakers.state(name),
+    breakerState: (name) => remote?.breakerState(name) ?? breakers.state(name),
     rollouts,
     reloader,
     token: options.adminToken,
@@ -130,19 +117,24 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     breakers,
     rollouts,
     reloader,
+    windows,
     get snapshot(): Snapshot {
       return store.snapshot;
     },
     get inFlight(): number {
-      return inFlight;
+      return (local ?? remote)?.inFlight ?? 0;
+    },
+    /** The local data plane's HTTP server; undefined when workers serve the data. */
+    get dataServer(): Server | undefined {
+      return local?.server;
     },
     async start(): Promise<Addresses> {
       const addresses: Addresses = {
-        admin: await listen(admin, initial.admin.listen),
+        admin: await listenOn(admin, initial.admin.listen),
         ...(probes && initial.admin.probesListen
-          ? { probes: await listen(probes, initial.admin.probesListen) }
+          ? { probes: await listenOn(probes, initial.admin.probesListen) }
           : {}),
-        data: await listen(data, initial.listen),
+        data: remote ? await remote.start(store.snapshot) : await local!.listen(initial.listen),
       };
       await rollouts.sync();
       reloader?.watch(initial.reload);
@@ -167,21 +159,9 @@ export function createApp(initial: Config, options: AppOptions = {}) {
       isDraining = true;
       reloader?.stop();
       rollouts.stop();
-      logger.info({ inFlight, drainMs }, 'draining');
-      const closed = new Promise<void>((resolve) => data.close(() => resolve()));
-      data.closeIdleConnections();
-      lane.closeIdle();
-      const deadline = Date.now() + drainMs;
-      while (inFlight > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        data.closeIdleConnections();
-        lane.closeIdle();
-      }
-      const isClean = inFlight === 0;
-      data.closeAllConnections();
-      lane.closeAll();
-      for (const socket of tunnels) socket.destroy();
-      await closed;
+      const plane = (local ?? remote)!;
+      logger.info({ inFlight: plane.inFlight, drainMs }, 'draining');
+      const isClean = await plane.drain(drainMs);
       windows.stop();
       breakers.shutdown();
       await upstreams.close();
@@ -189,7 +169,7 @@ export function createApp(initial: Config, options: AppOptions = {}) {
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));
       }
-      logger.info({ isClean, cutRequests: inFlight }, 'drained');
+      logger.info({ isClean, cutRequests: plane.inFlight }, 'drained');
       return { isClean };
     },
   };

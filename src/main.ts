@@ -1,8 +1,11 @@
 // Process entry for `fnshift run`: load config and state, start, and own the process's signals and
 // fatal errors.
+import cluster from 'node:cluster';
 import { resolve } from 'node:path';
 import { readToken } from './admin/auth.ts';
 import { createApp } from './app.ts';
+import { createWorkerPool, type WorkerPool } from './cluster/primary.ts';
+import { runWorker } from './cluster/worker.ts';
 import { loadConfigFile } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { loadState } from './rollout/state.ts';
@@ -30,6 +33,17 @@ function installFatalHandlers(logger: Logger): void {
   process.on('unhandledRejection', die('unhandled rejection'));
 }
 
+/** True in a process the worker mode forked: it serves data and takes its config from the primary. */
+export function isWorkerProcess(): boolean {
+  return cluster.isWorker && process.env.FNSHIFT_WORKER === '1';
+}
+
+export async function runAsWorker(): Promise<void> {
+  const logger = createLogger();
+  installFatalHandlers(logger);
+  await runWorker(logger);
+}
+
 export async function run(options: RunOptions) {
   const logger = options.logger ?? createLogger();
   if (!options.isEmbedded) installFatalHandlers(logger);
@@ -48,12 +62,19 @@ export async function run(options: RunOptions) {
     );
   }
   // Telemetry subscribes before the first request; it reads the app lazily, at scrape time.
+  // Worker mode: the data plane runs in `workers` processes; this one keeps the control plane.
+  const pool: WorkerPool | undefined =
+    config.workers > 1 && !options.isEmbedded
+      ? createWorkerPool({ count: config.workers, logger, windows: () => app.windows })
+      : undefined;
   const telemetry = startTelemetry({
     logger,
     snapshot: () => app.snapshot,
-    breakerState: (name) => app.breakers.state(name),
+    breakerState: (name) => pool?.breakerState(name) ?? app.breakers.state(name),
+    peers: pool ? () => pool.metrics() : undefined,
   });
   const app = createApp(config, {
+    remote: pool,
     logger,
     metrics: telemetry.metrics,
     state,

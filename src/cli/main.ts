@@ -40,8 +40,10 @@ export function buildProgram(): Command {
     .description('run the sidecar proxy')
     .requiredOption('-c, --config <file>', 'fnshift.yaml')
     .action(async (flags: { config: string }) => {
-      const { run } = await import('../main.ts');
-      await run({ configFile: flags.config });
+      const { isWorkerProcess, run, runAsWorker } = await import('../main.ts');
+      // node:cluster starts a worker with the primary's own command line: it becomes a data plane.
+      if (isWorkerProcess()) await runAsWorker();
+      else await run({ configFile: flags.config });
     });
 
   program

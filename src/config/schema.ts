@@ -192,6 +192,12 @@ export const configSchema = z
   .strictObject({
     $schema: z.string().optional(),
     listen: hostPort.default('0.0.0.0:8080'),
+    /**
+     * Data-plane processes. 1 serves everything in one process. Above 1, the primary keeps the control
+     * plane (admin API, reloads, rollouts, state file) and forks this many workers that each bind
+     * \`listen\` with SO_REUSEPORT (Linux). Set it to the CPUs the sidecar gets.
+     */
+    workers: z.number().int().min(1).max(64).default(1),
     admin: z
       .strictObject({
         listen: hostPort.default('127.0.0.1:9901'),

@@ -2,7 +2,7 @@
 // histograms for the function and for legacy, fed by the core's attempt events.
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { AttemptEvent } from '../telemetry/events.ts';
-import { createMicrosHistogram, type Histogram } from '../telemetry/hdr.ts';
+import { createMicrosHistogram, decodeHistogram, encodeHistogram, type Histogram } from '../telemetry/hdr.ts';
 
 export type WindowStats = {
   functionRequests: number;
@@ -21,6 +21,12 @@ type Counters = {
   legacyCount: number;
   legacyLatency: Histogram;
 };
+
+/** One route's counts as they travel from a worker to the primary: histograms HDR-encoded. */
+export type WindowShipment = Record<
+  string,
+  { fnOk: number; fnFail: number; fnLatency: string; legacyCount: number; legacyLatency: string }
+>;
 
 function histogram(): Histogram {
   // Microseconds from 1 µs to 10 min, 3 significant digits: enough for a p99 gate, a few KiB per route.
@@ -83,6 +89,37 @@ export function createWindows() {
     },
     reset(route: string): void {
       byRoute.delete(route);
+    },
+    /** Everything counted since the last ship, encoded for another process; starts fresh windows. */
+    ship(): WindowShipment | undefined {
+      if (byRoute.size === 0) return undefined;
+      const out: WindowShipment = {};
+      for (const [route, c] of byRoute) {
+        out[route] = {
+          fnOk: c.fnOk,
+          fnFail: c.fnFail,
+          fnLatency: encodeHistogram(c.fnLatency),
+          legacyCount: c.legacyCount,
+          legacyLatency: encodeHistogram(c.legacyLatency),
+        };
+      }
+      byRoute.clear();
+      return out;
+    },
+    /** Adds a worker's shipment: the gates then judge every worker's traffic together. */
+    merge(shipment: WindowShipment): void {
+      for (const [route, shipped] of Object.entries(shipment)) {
+        let c = byRoute.get(route);
+        if (!c) {
+          c = counters();
+          byRoute.set(route, c);
+        }
+        c.fnOk += shipped.fnOk;
+        c.fnFail += shipped.fnFail;
+        c.legacyCount += shipped.legacyCount;
+        c.fnLatency.add(decodeHistogram(shipped.fnLatency));
+        c.legacyLatency.add(decodeHistogram(shipped.legacyLatency));
+      }
     },
     stop(): void {
       unsubscribe('fnshift:attempt:end', onAttempt);

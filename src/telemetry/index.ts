@@ -64,7 +64,12 @@ function accessLogRatio(options: TelemetryOptions, env: NodeJS.ProcessEnv): numb
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const { logger } = options;
   const env = options.env ?? process.env;
-  const metrics = createMetrics({ snapshot: options.snapshot, breakerState: options.breakerState });
+  const metrics = createMetrics({
+    snapshot: options.snapshot,
+    breakerState: options.breakerState,
+    plane: options.plane,
+    peers: options.peers,
+  });
   const tracing = startTracing({ snapshot: options.snapshot, env, logger });
   if (tracing) {
     logger.info(

@@ -1,7 +1,16 @@
 // The one prom-client import: RED metrics per route, target and upstream, breaker and rollout state, on a
 // registry of our own (never the global one, which an embedding app may own). Labels are route and
 // function names from the config, never raw paths, so series stay bounded whatever callers send.
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import {
+  AggregatorRegistry,
+  Counter,
+  collectDefaultMetrics,
+  Gauge,
+  Histogram,
+  type MetricObjectWithValues,
+  type MetricValue,
+  Registry,
+} from 'prom-client';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Snapshot } from '../config/snapshot.ts';
 import { fallbackReason } from '../forwarding/fallback.ts';
@@ -29,16 +38,28 @@ const BREAKER_STATE_VALUES: Readonly<Record<string, number>> = { closed: 0, half
 /** The rollout statuses of `src/rollout/state.ts`; a status outside this list still gets its own series. */
 const ROLLOUT_STATUSES = ['idle', 'progressing', 'paused', 'succeeded', 'failed', 'aborted'];
 
+/** One process's metrics as JSON, as they travel from a worker to the primary. */
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
 export type MetricsOptions = {
   snapshot: () => Snapshot;
   /** closed | half_open | open | disabled, or undefined for an unknown function. */
   breakerState: (functionName: string) => string | undefined;
+  /**
+   * `data` in a worker: only what the data plane counts (requests, attempts, fallbacks, breaker events)
+   * and the process's own metrics; the primary keeps the control plane's gauges, once.
+   */
+  plane?: 'all' | 'data';
+  /** In the primary with workers: their metrics, summed into every scrape. */
+  peers?: () => Promise<MetricsJson[]>;
 };
 
 export type Metrics = {
   /** The Content-Type of `render()`'s text (Prometheus text format 0.0.4). */
   readonly contentType: string;
   render(): Promise<string>;
+  /** This process's metrics as JSON (what a worker sends the primary). */
+  json(): Promise<MetricsJson>;
   /** Stops listening; the registry keeps its last values. */
   stop(): void;
 };
@@ -65,13 +86,15 @@ function childCache<C>(make: (...values: string[]) => C): (...values: string[]) 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
   const registers = [registry];
+  // A worker's copies of the control plane's series would be summed with the primary's: not exposed.
+  const controlRegisters = options.plane === 'data' ? [] : registers;
   collectDefaultMetrics({ register: registry });
 
   new Gauge({
     name: 'fnshift_build_info',
     help: 'Always 1; the labels say which fnshift and Node.js are running.',
     labelNames: ['version', 'node'],
-    registers,
+    registers: controlRegisters,
   }).set({ version: pkg.version, node: process.version }, 1);
 
   const serverDuration = new Histogram({
@@ -122,30 +145,30 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: 'fnshift_config_reloads_total',
     help: 'Config reload attempts by result: ok, invalid (the last good config stays), unchanged.',
     labelNames: ['result'],
-    registers,
+    registers: controlRegisters,
   });
   const lastReloadOk = new Gauge({
     name: 'fnshift_config_last_reload_successful',
     help: '1 when the last config reload was applied or unchanged, 0 when it was refused as invalid.',
-    registers,
+    registers: controlRegisters,
   });
   const rolloutStep = new Gauge({
     name: 'fnshift_rollout_step',
     help: 'The rollout step in force per route, counted from 1; 0 before the first step.',
     labelNames: ['route'],
-    registers,
+    registers: controlRegisters,
   });
   const rolloutState = new Gauge({
     name: 'fnshift_rollout_state',
     help: 'Per route, 1 for the rollout status in force and 0 for the others.',
     labelNames: ['route', 'state'],
-    registers,
+    registers: controlRegisters,
   });
   const breakerState: Gauge<'function'> = new Gauge({
     name: 'fnshift_breaker_state',
     help: 'Breaker state per function: 0 closed, 1 half_open, 2 open (absent when the breaker is disabled).',
     labelNames: ['function'],
-    registers,
+    registers: controlRegisters,
     collect: () => {
       breakerState.reset();
       for (const name of Object.keys(options.snapshot().config.functions)) {
@@ -158,7 +181,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     name: 'fnshift_route_weight_percent',
     help: 'The weight in force per route: percent of requests for the function.',
     labelNames: ['route'],
-    registers,
+    registers: controlRegisters,
     collect: () => {
       weight.reset();
       for (const [route, { weightPercent }] of options.snapshot().weights)
@@ -226,7 +249,12 @@ export function createMetrics(options: MetricsOptions): Metrics {
 
   return {
     contentType: registry.contentType,
-    render: () => registry.metrics(),
+    async render() {
+      if (!options.peers) return registry.metrics();
+      const all = [(await registry.getMetricsAsJSON()) as MetricsJson, ...(await options.peers())];
+      return AggregatorRegistry.aggregate(all).metrics();
+    },
+    json: async () => (await registry.getMetricsAsJSON()) as MetricsJson,
     stop() {
       for (const unsubscribe of unsubscribers.splice(0)) unsubscribe();
     },
