@@ -60,6 +60,17 @@ export function poolError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
+/** Socket-level codes keep their names (ECONNREFUSED, ...); anything else failing a connect is wrapped. */
+const SYSCALL_CODE = /^E[A-Z_]+$/;
+
+function connectError(error: Error): Error {
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (SYSCALL_CODE.test(code) || code.startsWith('UPSTREAM_'))) return error;
+  return Object.assign(new Error(`TLS handshake failed: ${error.message}`, { cause: error }), {
+    code: 'UPSTREAM_CONNECT_FAILED',
+  });
+}
+
 /** Sockets a server is about to close are not reused: its Keep-Alive hint minus this margin (undici's). */
 const KEEP_ALIVE_HINT_MARGIN_MS = 1000;
 
@@ -176,10 +187,11 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       if (isConnected) connected--;
       const error = lastError ?? poolError('UPSTREAM_CLOSED', `${origin.host} closed the connection`);
       if (waiter) {
-        // Never connected: this caller's request provably went nowhere.
+        // Never connected: this caller's request provably went nowhere. A failed TLS handshake (an
+        // untrusted or expired certificate, a wrong name) is a connect failure like a refused port.
         const w = waiter;
         waiter = undefined;
-        w(error, undefined);
+        w(isTls && !isConnected ? connectError(error) : error, undefined);
       } else if (connection.isBusy) {
         const user = connection.user;
         connection.user = undefined;
