@@ -34,10 +34,22 @@ export type ResponseParserOptions = {
 
 /** Anything an upstream sent that is not a response fnshift can relay faithfully. */
 export class ResponseParseError extends Error {
-  readonly code = 'UPSTREAM_BAD_RESPONSE';
+  readonly code: string = 'UPSTREAM_BAD_RESPONSE';
   constructor(message: string) {
     super(message);
     this.name = 'ResponseParseError';
+  }
+}
+
+/**
+ * The upstream closed before its response was whole: nothing malformed was sent, the connection just
+ * ended (a killed instance, a reset), so it is reported as a closed connection, not a bad response.
+ */
+export class ResponseCutShortError extends ResponseParseError {
+  override readonly code = 'UPSTREAM_CLOSED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResponseCutShortError';
   }
 }
 
@@ -150,7 +162,7 @@ export class ResponseParser {
     if (this.#isStopped) return;
     if (this.#state === State.UntilClose) return this.#end();
     if (this.#state !== State.Done) {
-      throw new ResponseParseError(
+      throw new ResponseCutShortError(
         this.#state === State.Head && this.#pending === undefined
           ? 'closed before a response'
           : 'closed before the response was complete',
