@@ -25,6 +25,8 @@ export type Connection = {
   /** Set by the holder once it has the connection; events before that (or between holders) close it. */
   user: ConnectionUser | undefined;
   isBusy: boolean;
+  /** Requests handed this socket so far, the current one included: above 1 it is a reused socket. */
+  uses: number;
   /** While idle: when the pool closes it (Date.now() ms). */
   idleUntilMs: number;
 };
@@ -123,6 +125,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
   function hand(connection: Connection, waiter: Waiter): void {
     connection.socket.ref();
     connection.isBusy = true;
+    connection.uses++;
     running++;
     waiter(undefined, connection);
   }
@@ -144,7 +147,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       ? tlsConnect({ host, port, servername: isIP(host) ? undefined : host, ALPNProtocols: ['http/1.1'] })
       : netConnect({ host, port });
     socket.setNoDelay(true);
-    const connection: Connection = { socket, user: undefined, isBusy: false, idleUntilMs: 0 };
+    const connection: Connection = { socket, user: undefined, isBusy: false, idleUntilMs: 0, uses: 0 };
     let waiter: Waiter | undefined = first;
     let isConnected = false;
     let lastError: Error | undefined;

@@ -60,10 +60,16 @@ function requestHead(req: AttemptRequest, isChunked: boolean): string {
   return `${head}\r\n`;
 }
 
+/** Idempotent methods (RFC 9110 §9.2.2): the ones a client may send again after a connection failure. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+
+/** Socket failures that mean "the server closed a kept-alive connection", not "the server is sick". */
+const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UPSTREAM_CLOSED']);
+
 class Attempt implements ConnectionUser {
   readonly #req: AttemptRequest;
   readonly #resolve: (result: AttemptResult) => void;
-  readonly #parser: ResponseParser;
+  #parser: ResponseParser;
   #connection: Connection | undefined;
   #cancelWait: (() => void) | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -75,11 +81,20 @@ class Attempt implements ConnectionUser {
   #isResponseDone = false;
   #isClientPaused = false;
   #isDone = false;
+  /** The request went out on a socket that had carried others before. */
+  #isReusedSocket = false;
+  #hasResponseBytes = false;
+  #hasRetried = false;
 
   constructor(req: AttemptRequest, resolve: (result: AttemptResult) => void) {
     this.#req = req;
     this.#resolve = resolve;
-    this.#parser = new ResponseParser(
+    this.#parser = this.#newParser();
+  }
+
+  #newParser(): ResponseParser {
+    const req = this.#req;
+    return new ResponseParser(
       {
         isHeadRequest: req.method === 'HEAD',
         maxHeaderBytes: req.upstream.limits.maxResponseHeaderBytes,
@@ -87,6 +102,40 @@ class Attempt implements ConnectionUser {
       },
       this,
     );
+  }
+
+  /**
+   * A kept-alive socket the server closed just as it was reused (nodejs/node#13391) fails with a reset
+   * or a close before any response byte. An idempotent request with nothing or a buffered body then
+   * goes out once more on a new socket, as RFC 9112 §9.3.1 allows and browsers do: the caller should
+   * not see a 502, nor legacy a fallback, for the pool's race with a server's idle timer.
+   */
+  #retryOnStaleSocket(error: Error): boolean {
+    const req = this.#req;
+    const code = (error as { code?: unknown }).code;
+    if (
+      this.#hasRetried ||
+      !this.#isReusedSocket ||
+      this.#hasResponseBytes ||
+      !IDEMPOTENT.has(req.method) ||
+      (req.body !== null && !Buffer.isBuffer(req.body)) ||
+      typeof code !== 'string' ||
+      !STALE_CONNECTION_CODES.has(code)
+    ) {
+      return false;
+    }
+    this.#hasRetried = true;
+    clearTimeout(this.#timer);
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (connection) {
+      connection.socket.destroy();
+      req.upstream.pool.release(connection, false);
+    }
+    this.#parser = this.#newParser();
+    this.#isRequestWritten = false;
+    this.#cancelWait = req.upstream.pool.acquire(this.#onConnection);
+    return true;
   }
 
   start(): void {
@@ -97,7 +146,8 @@ class Attempt implements ConnectionUser {
   #onConnection = (error: Error | undefined, connection: Connection | undefined): void => {
     this.#cancelWait = undefined;
     if (error || !connection) {
-      this.#finish({ kind: 'failed', error: error!, isSent: false, isResponseStarted: false });
+      // On a retry the first socket may have delivered the request: still sent, as far as anyone knows.
+      this.#finish({ kind: 'failed', error: error!, isSent: this.#isSent, isResponseStarted: false });
       return;
     }
     if (this.#isDone) {
@@ -108,6 +158,7 @@ class Attempt implements ConnectionUser {
     connection.user = this;
     this.#connection = connection;
     this.#isSent = true;
+    this.#isReusedSocket = connection.uses > 1;
     this.#write(connection.socket);
   };
 
@@ -191,6 +242,7 @@ class Attempt implements ConnectionUser {
   // ConnectionUser: the socket's events while this attempt holds it.
   onSocketData(chunk: Buffer): void {
     if (this.#isDone) return;
+    this.#hasResponseBytes = true;
     try {
       this.#parser.execute(chunk);
     } catch (error) {
@@ -213,6 +265,7 @@ class Attempt implements ConnectionUser {
     try {
       this.#parser.finish();
     } catch (error) {
+      if (this.#retryOnStaleSocket(error as Error)) return;
       return this.#fail(error as Error);
     }
     if (this.#isResponseDone) this.#complete();
@@ -226,6 +279,7 @@ class Attempt implements ConnectionUser {
         this.#parser.finish();
       } catch {
         // The parser's "closed before ..." says less than the socket's own error (ECONNRESET, ...).
+        if (this.#retryOnStaleSocket(error)) return;
         return this.#fail(error);
       }
     }

@@ -1,5 +1,5 @@
-// E10: the function closes an idle keep-alive socket just as fnshift reuses it. A GET is still answered
-// (by legacy after the reset, or by the function on a fresh socket); a POST that was written on the
+// E10: an upstream closes an idle keep-alive socket just as fnshift reuses it. A GET goes out once more
+// on a new socket (RFC 9112 §9.3.1), to the function or to legacy alike; a POST that was written on the
 // dying socket is never sent a second time, to the function or to legacy.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -14,7 +14,7 @@ import {
 
 const pool = { connections: 1 };
 
-test('answers a GET from legacy when the reused keep-alive socket is reset under it', async (t) => {
+test('sends a GET once more on a new socket when the reused keep-alive socket is reset under it', async (t) => {
   const s = await startScenario(t, {
     fn: toxics.resetOnReuse(toxics.respond(200, 'function')),
     function: { pool },
@@ -24,12 +24,34 @@ test('answers a GET from legacy when the reused keep-alive socket is reset under
   assert.equal((await exchange(s.url())).body.toString(), 'function');
   const raced = await exchange(s.url());
   assert.equal(raced.status, 200);
-  assert.equal(raced.body.toString(), 'legacy');
-  assert.equal(raced.headers['x-fnshift-fallback'], 'upstream_error');
+  // The pool lost a race with the server's idle timer, not the function its health: no fallback.
+  assert.equal(raced.body.toString(), 'function');
+  assert.equal(raced.headers['x-fnshift-fallback'], undefined);
   assert.deepEqual(
     s.fn!.seen.map((r) => r.connection),
-    [1, 1],
-    'the second request did not go out on the kept-alive socket',
+    [1, 1, 2],
+    'the GET was not sent again on a new socket after the reset of the kept-alive one',
+  );
+  assert.equal(s.legacy!.count(), 0);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('legacy, which has no fallback, answers a GET after the same race instead of a 502', async (t) => {
+  const s = await startScenario(t, {
+    fn: toxics.respond(200, 'function'),
+    legacy: toxics.resetOnReuse(toxics.respond(200, 'legacy')),
+    route: { weight: 0 },
+    legacyConfig: { pool },
+  });
+  const before = baseline(s.app);
+
+  assert.equal((await exchange(s.url())).body.toString(), 'legacy');
+  const raced = await exchange(s.url());
+  assert.equal(raced.status, 200);
+  assert.equal(raced.body.toString(), 'legacy');
+  assert.deepEqual(
+    s.legacy!.seen.map((r) => r.connection),
+    [1, 1, 2],
   );
   await assertBackToBaseline(s.app, before);
 });
