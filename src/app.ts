@@ -1,6 +1,5 @@
 // An fnshift instance: the admin listener, the control plane (store, reload, rollouts), the data plane
 // (here, or in worker processes) and the drain. Wiring only; each piece lives in its own stage folder.
-import type { Server } from 'node:http';
 import { createAdminTable } from './admin/routes.ts';
 import { type AdminTable, createAdminServer } from './admin/server.ts';
 import { createReloader, type Reloader } from './config/reload.ts';
@@ -123,10 +122,6 @@ export function createApp(initial: Config, options: AppOptions = {}) {
     },
     get inFlight(): number {
       return (local ?? remote)?.inFlight ?? 0;
-    },
-    /** The local data plane's HTTP server; undefined when workers serve the data. */
-    get dataServer(): Server | undefined {
-      return local?.server;
     },
     async start(): Promise<Addresses> {
       const addresses: Addresses = {

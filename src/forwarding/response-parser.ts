@@ -114,25 +114,17 @@ export class ResponseParser {
         case State.Head:
           at = this.#head(data, at, chunk.length);
           break;
-        case State.Length: {
-          const end = Math.min(data.length, at + this.#remaining);
-          this.#remaining -= end - at;
-          this.#body(data.subarray(at, end));
-          at = end;
+        case State.Length:
+          at = this.#take(data, at);
           if (this.#remaining === 0 && !this.#isStopped) this.#end();
           break;
-        }
         case State.ChunkSize:
           at = this.#chunkSize(data, at);
           break;
-        case State.ChunkData: {
-          const end = Math.min(data.length, at + this.#remaining);
-          this.#remaining -= end - at;
-          this.#body(data.subarray(at, end));
-          at = end;
+        case State.ChunkData:
+          at = this.#take(data, at);
           if (this.#remaining === 0 && !this.#isStopped) this.#state = State.ChunkEnd;
           break;
-        }
         case State.ChunkEnd:
           if (data.length - at < 2) {
             this.#pending = data.subarray(at);
@@ -255,6 +247,14 @@ export class ResponseParser {
     }
     this.#end();
     return end + 4;
+  }
+
+  /** Up to `#remaining` body bytes from `at`, delivered; returns where they end. */
+  #take(data: Buffer, at: number): number {
+    const end = Math.min(data.length, at + this.#remaining);
+    this.#remaining -= end - at;
+    this.#body(data.subarray(at, end));
+    return end;
   }
 
   #body(chunk: Buffer): void {

@@ -2,34 +2,23 @@
 // Every worker serves, every weight change reaches every worker, one scrape counts all of them, a
 // worker that dies is replaced, and SIGTERM drains them all and exits 0.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { startFixture } from '../helpers/fnshift.ts';
-import { eventually, type LogLine, startFnshiftProcess, tempDir } from '../helpers/process.ts';
-import { send } from '../helpers/raw.ts';
+import { eventually, type LogLine } from '../helpers/process.ts';
+import { send, spawnFnshift } from '../helpers/raw.ts';
 
 async function startWithWorkers(t: TestContext) {
   const legacy = await startFixture(t, (_req, res) => res.writeHead(200).end('legacy'));
   const fn = await startFixture(t, (_req, res) => res.writeHead(200).end('function'));
-  const dir = await tempDir(t);
-  const file = join(dir, 'fnshift.json');
-  await writeFile(
-    file,
-    JSON.stringify({
-      listen: '127.0.0.1:0',
-      admin: { listen: '127.0.0.1:0' },
-      workers: 2,
-      legacy: { url: legacy.url },
-      functions: { recommend: { url: fn.url } },
-      routes: [
-        { name: 'recommend', match: { pathPrefix: '/api/recommend' }, function: 'recommend', weight: 0 },
-      ],
-      state: { file: join(dir, 'state.json') },
-      drain: { timeoutMs: 2000 },
-    }),
-  );
-  const proc = await startFnshiftProcess(t, file);
+  const proc = await spawnFnshift(t, {
+    workers: 2,
+    legacy: { url: legacy.url },
+    functions: { recommend: { url: fn.url } },
+    routes: [
+      { name: 'recommend', match: { pathPrefix: '/api/recommend' }, function: 'recommend', weight: 0 },
+    ],
+    drain: { timeoutMs: 2000 },
+  });
   const workerPids = () => [...new Set(proc.logs.filter(isWorkerListening).map((l) => Number(l.pid)))];
   await eventually(async () => (workerPids().length === 2 ? true : undefined), 'two workers listening');
   return { proc, workerPids };
@@ -57,7 +46,7 @@ test('two workers serve one port; weights reach both; one scrape counts both', a
   const { proc, workerPids } = await startWithWorkers(t);
   const url = `${proc.dataUrl}/api/recommend`;
   assert.equal(workerPids().length, 2);
-  assert.ok(!workerPids().includes(proc.child.pid!), 'the primary itself serves data');
+  assert.ok(!workerPids().includes(proc.pid), 'the primary itself serves data');
 
   assert.deepEqual(new Set(await targets(url, 40)), new Set(['legacy']));
 
@@ -84,7 +73,7 @@ test('a worker that dies is replaced, and SIGTERM drains every worker and exits 
   const { proc, workerPids } = await startWithWorkers(t);
   const [victim] = workerPids();
   process.kill(victim!, 'SIGKILL');
-  await proc.waitForLog((l) => l.msg === 'worker died: starting another');
+  await proc.waitForLog('worker died: starting another');
   await eventually(
     async () => (workerPids().filter((pid) => pid !== victim).length === 2 ? true : undefined),
     'a replacement worker listening',

@@ -5,14 +5,11 @@
 // 2126) exist only for these tests.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { startFixture } from '../helpers/fnshift.ts';
-import { startFnshiftProcess, tempDir } from '../helpers/process.ts';
-import { send } from '../helpers/raw.ts';
+import { send, spawnFnshift } from '../helpers/raw.ts';
 
 const certFile = new URL('../fixtures/tls/cert.pem', import.meta.url).pathname;
 const keyFile = new URL('../fixtures/tls/key.pem', import.meta.url).pathname;
@@ -38,22 +35,18 @@ async function startTlsFunction(t: TestContext): Promise<{ url: string; seen: Se
 
 async function startFnshift(t: TestContext, functionUrl: string, env: NodeJS.ProcessEnv) {
   const legacy = await startFixture(t, (_req, res) => res.writeHead(200).end('legacy'));
-  const dir = await tempDir(t);
-  const file = join(dir, 'fnshift.json');
-  await writeFile(
-    file,
-    JSON.stringify({
-      listen: '127.0.0.1:0',
-      admin: { listen: '127.0.0.1:0' },
-      legacy: { url: legacy.url },
-      functions: { recommend: { url: functionUrl } },
-      routes: [
-        { name: 'recommend', match: { pathPrefix: '/api/recommend' }, function: 'recommend', weight: 100 },
-      ],
-      state: { file: join(dir, 'state.json') },
-    }),
-  );
-  return startFnshiftProcess(t, file, { env });
+  const route = {
+    name: 'recommend',
+    match: { pathPrefix: '/api/recommend' },
+    function: 'recommend',
+    weight: 100,
+  };
+  const config = {
+    legacy: { url: legacy.url },
+    functions: { recommend: { url: functionUrl } },
+    routes: [route],
+  };
+  return spawnFnshift(t, config, { env });
 }
 
 test('forwards GET and POST to an HTTPS function, with SNI, when its CA is trusted', async (t) => {

@@ -12,7 +12,7 @@ import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { TestContext } from 'node:test';
-import { startFnshiftProcess, tempDir } from './process.ts';
+import { type LogLine, startFnshiftProcess, tempDir } from './process.ts';
 
 export type RawExchange = { head: string; body: Buffer };
 
@@ -124,11 +124,17 @@ export type ChildFnshift = {
   adminUrl: string;
   /** Resolves with the first log line (parsed JSON) whose `msg` is `msg`. */
   waitForLog(msg: string): Promise<Record<string, unknown>>;
+  /** Every JSON line logged so far, in order (workers log through the same stdout). */
+  logs: LogLine[];
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 };
 
 /** `fnshift run -c FILE` as a child process (its own heap, its own RSS), resolved once it listens. */
-export async function spawnFnshift(t: TestContext, config: Record<string, unknown>): Promise<ChildFnshift> {
+export async function spawnFnshift(
+  t: TestContext,
+  config: Record<string, unknown>,
+  options: { env?: NodeJS.ProcessEnv } = {},
+): Promise<ChildFnshift> {
   const dir = await tempDir(t);
   const file = join(dir, 'fnshift.json');
   await writeFile(
@@ -142,13 +148,14 @@ export async function spawnFnshift(t: TestContext, config: Record<string, unknow
       ...config,
     }),
   );
-  const proc = await startFnshiftProcess(t, file);
+  const proc = await startFnshiftProcess(t, file, options);
   return {
     child: proc.child,
     pid: proc.child.pid!,
     dataUrl: proc.dataUrl,
     adminUrl: proc.adminUrl,
     waitForLog: (msg) => proc.waitForLog((line) => line.msg === msg),
+    logs: proc.logs,
     exited: proc.exited,
   };
 }
