@@ -6,7 +6,7 @@ import {
   Counter,
   collectDefaultMetrics,
   Gauge,
-  Histogram,
+  type Metric,
   type MetricObjectWithValues,
   type MetricValue,
   Registry,
@@ -26,6 +26,7 @@ import {
   reloadChannel,
   rolloutChannel,
 } from './events.ts';
+import { createHotCounter, createHotHistogram, type HotCounter, type HotHistogram } from './hot-series.ts';
 
 /** The label for requests that matched no route (or were refused before matching). */
 export const UNMATCHED = 'unmatched';
@@ -85,6 +86,11 @@ function childCache<C>(make: (...values: string[]) => C): (...values: string[]) 
 
 export function createMetrics(options: MetricsOptions): Metrics {
   const registry = new Registry();
+  // The registry reads a metric's name and get() only; hot-series.ts's objects give both, in its format.
+  const hot = <T extends HotCounter | HotHistogram>(metric: T): T => {
+    registry.registerMetric(metric as unknown as Metric);
+    return metric;
+  };
   const registers = [registry];
   // A worker's copies of the control plane's series would be summed with the primary's: not exposed.
   const controlRegisters = options.plane === 'data' ? [] : registers;
@@ -97,32 +103,36 @@ export function createMetrics(options: MetricsOptions): Metrics {
     registers: controlRegisters,
   }).set({ version: pkg.version, node: process.version }, 1);
 
-  const serverDuration = new Histogram({
-    name: 'http_server_request_duration_seconds',
-    help: 'Time from receiving a request to the end of its response, per route and the target that answered.',
-    labelNames: ['route', 'target', 'status_class'],
-    buckets: DURATION_BUCKETS_S,
-    registers,
-  });
-  const requests = new Counter({
-    name: 'fnshift_requests_total',
-    help: 'Requests answered, per route, the target that answered (function, legacy, none) and status class.',
-    labelNames: ['route', 'target', 'status_class'],
-    registers,
-  });
+  // The three series every request touches are hot-series.ts's, read by the registry at scrape time.
+  const serverDuration = hot(
+    createHotHistogram(
+      'http_server_request_duration_seconds',
+      'Time from receiving a request to the end of its response, per route and the target that answered.',
+      ['route', 'target', 'status_class'],
+      DURATION_BUCKETS_S,
+    ),
+  );
+  const requests = hot(
+    createHotCounter(
+      'fnshift_requests_total',
+      'Requests answered, per route, the target that answered (function, legacy, none) and status class.',
+      ['route', 'target', 'status_class'],
+    ),
+  );
   const fallbacks = new Counter({
     name: 'fnshift_fallbacks_total',
     help: 'Requests chosen for the function that legacy answered instead, per route and reason.',
     labelNames: ['route', 'reason'],
     registers,
   });
-  const clientDuration = new Histogram({
-    name: 'http_client_request_duration_seconds',
-    help: 'Time of one upstream attempt, per upstream (legacy or a function name), target and outcome.',
-    labelNames: ['upstream', 'target', 'outcome', 'status_class'],
-    buckets: DURATION_BUCKETS_S,
-    registers,
-  });
+  const clientDuration = hot(
+    createHotHistogram(
+      'http_client_request_duration_seconds',
+      'Time of one upstream attempt, per upstream (legacy or a function name), target and outcome.',
+      ['upstream', 'target', 'outcome', 'status_class'],
+      DURATION_BUCKETS_S,
+    ),
+  );
   const connectFailures = new Counter({
     name: 'fnshift_upstream_connect_failures_total',
     help: 'Attempts that never reached the upstream: refused, unreachable, DNS failure or connect timeout.',
@@ -191,29 +201,20 @@ export function createMetrics(options: MetricsOptions): Metrics {
   for (const result of ['ok', 'invalid', 'unchanged']) reloads.inc({ result }, 0);
   lastReloadOk.set(1);
 
-  const requestSeries = childCache((route, target, cls) => ({
-    duration: serverDuration.labels(route, target, cls),
-    count: requests.labels(route, target, cls),
-  }));
-  const attemptSeries = childCache((upstream, target, outcome, cls) =>
-    clientDuration.labels(upstream, target, outcome, cls),
-  );
   const fallbackSeries = childCache((route, reason) => fallbacks.labels(route, reason));
 
   const onRequestEnd = (event: RequestEvent) => {
     const route = event.route ?? UNMATCHED;
-    const series = requestSeries(route, event.target ?? 'none', statusClass(event.statusCode));
-    series.duration.observe(event.durationMs / 1000);
-    series.count.inc();
+    const labels = [route, event.target ?? 'none', statusClass(event.statusCode)];
+    serverDuration.observe(labels, event.durationMs / 1000);
+    requests.inc(labels);
     if (event.fallback) fallbackSeries(route, event.fallback).inc();
   };
   const onAttemptEnd = (event: AttemptEvent) => {
-    attemptSeries(
-      event.upstreamName,
-      event.target,
-      event.outcome ?? 'none',
-      statusClass(event.statusCode),
-    ).observe(event.durationMs / 1000);
+    clientDuration.observe(
+      [event.upstreamName, event.target, event.outcome ?? 'none', statusClass(event.statusCode)],
+      event.durationMs / 1000,
+    );
     if (
       event.outcome === 'failed' &&
       event.errorCode &&
