@@ -120,10 +120,10 @@ export function createRequestPath(options: RequestPathOptions) {
       bodyTimeoutMs: timeouts.bodyTimeoutMs,
       res,
       decorate: isDecorated
-        ? (headers) => {
-            if (route) headers[ROUTE_HEADER] = route.name;
-            headers[TARGET_HEADER] = target;
-            if (fallback) headers[FALLBACK_HEADER] = fallback;
+        ? (fields) => {
+            if (route) fields.push(ROUTE_HEADER, route.name);
+            fields.push(TARGET_HEADER, target);
+            if (fallback) fields.push(FALLBACK_HEADER, fallback);
           }
         : undefined,
     };

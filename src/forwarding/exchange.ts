@@ -24,7 +24,12 @@ export interface ProxyResponse {
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
   readonly writableFinished: boolean;
-  writeHead(statusCode: number, statusMessage: string | undefined, headers: ResponseHeaderValues): unknown;
+  /** `headers` as an object, or as a flat `[name, value, ...]` list (what Node's writeHead also takes). */
+  writeHead(
+    statusCode: number,
+    statusMessage: string | undefined,
+    headers: ResponseHeaderValues | string[],
+  ): unknown;
   /** False when the caller's socket is full: wait for 'drain'. */
   write(chunk: Buffer): boolean;
   end(chunk?: string | Buffer): unknown;

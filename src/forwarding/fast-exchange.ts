@@ -78,7 +78,11 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
     this.#keepAliveTimeoutS = Math.floor(options.keepAliveTimeoutMs / 1000);
   }
 
-  writeHead(statusCode: number, statusMessage: string | undefined, headers: ResponseHeaderValues): this {
+  writeHead(
+    statusCode: number,
+    statusMessage: string | undefined,
+    headers: ResponseHeaderValues | string[],
+  ): this {
     if (this.headersSent)
       throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
     if (!Number.isInteger(statusCode) || statusCode < 200 || statusCode > 999) {
@@ -88,25 +92,23 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
     }
     const reason = statusMessage ?? STATUS_CODES[statusCode] ?? 'unknown';
     if (INVALID_VALUE.test(reason)) throw invalidChar('status message');
+    const fields = Array.isArray(headers) ? headers : toFields(headers);
     let head = `HTTP/1.1 ${statusCode} ${reason}\r\n`;
     let hasLength = false;
     let hasDate = false;
-    for (const name in headers) {
-      const value = headers[name]!;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      const value = fields[i + 1]!;
       const lower = name.toLowerCase();
       if (lower === 'connection') {
         // Ours to say; a response that asks for close gets it (sendProblem after a refused body).
-        if (String(value).toLowerCase().includes('close')) this.shouldKeepAlive = false;
+        if (value.toLowerCase().includes('close')) this.shouldKeepAlive = false;
         continue;
       }
       if (lower === 'keep-alive' || lower === 'transfer-encoding') continue;
       if (lower === 'content-length') hasLength = true;
       else if (lower === 'date') hasDate = true;
-      if (Array.isArray(value)) {
-        for (const v of value) head += line(name, v);
-      } else {
-        head += line(name, String(value));
-      }
+      head += line(name, value);
     }
     if (!hasDate) head += `date: ${httpDate()}\r\n`;
     this.#hasBody = !(this.#isHeadRequest || statusCode === 204 || statusCode === 304);
@@ -218,6 +220,17 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
     this.#socket.off('drain', this.#onDrain);
     this.emit('close');
   }
+}
+
+/** An object of headers as a flat `[name, value, ...]` list, an array value giving one field per item. */
+function toFields(headers: ResponseHeaderValues): string[] {
+  const fields: string[] = [];
+  for (const name in headers) {
+    const value = headers[name]!;
+    if (Array.isArray(value)) for (const v of value) fields.push(name, v);
+    else fields.push(name, String(value));
+  }
+  return fields;
 }
 
 function withHead(head: string, body: Buffer): Buffer {

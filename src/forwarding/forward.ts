@@ -21,8 +21,8 @@ export type AttemptRequest = {
   res: ProxyResponse;
   /** Consulted on response headers before anything reaches the client; true keeps the response off the wire. */
   shouldDivert?: (statusCode: number) => boolean;
-  /** Extra headers for the client's response (x-fnshift-*), read when the response starts. */
-  decorate?: (headers: Record<string, string | string[]>) => void;
+  /** Extra fields for the client's response (x-fnshift-*), pushed as `name, value` when it starts. */
+  decorate?: (fields: string[]) => void;
 };
 
 export type AttemptResult =
@@ -295,7 +295,7 @@ class Attempt implements ConnectionUser {
       return;
     }
     this.#head = head;
-    const out = responseHeaders(head.headers);
+    const out = responseHeaders(head.fields, head.connection);
     req.decorate?.(out);
     try {
       req.res.writeHead(head.statusCode, head.statusMessage || undefined, out);

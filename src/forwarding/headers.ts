@@ -1,6 +1,5 @@
 // Header hygiene both ways: hop-by-hop and Connection-listed fields dropped (RFC 9110 §7.6.1),
 // X-Forwarded-* set from the socket peer unless it is a trusted proxy, our own control headers kept in.
-import type { IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
 import type { ProxyRequest } from './exchange.ts';
 
@@ -87,14 +86,17 @@ function firstValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Response headers from an upstream, minus hop-by-hop and Connection-listed fields. */
-export function responseHeaders(upstream: IncomingHttpHeaders): Record<string, string | string[]> {
-  const listed = connectionListed(upstream.connection);
-  const out: Record<string, string | string[]> = {};
-  for (const name in upstream) {
+/**
+ * Response fields from an upstream (a flat `[name, value, ...]` list with lower-case names), minus
+ * hop-by-hop fields and those its Connection field lists.
+ */
+export function responseHeaders(fields: readonly string[], connection: string | undefined): string[] {
+  const listed = connectionListed(connection);
+  const out: string[] = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i]!;
     if (HOP_BY_HOP.has(name) || listed?.has(name)) continue;
-    const value = upstream[name];
-    if (value !== undefined) out[name] = value;
+    out.push(name, fields[i + 1]!);
   }
   return out;
 }

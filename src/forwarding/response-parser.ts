@@ -6,13 +6,17 @@
 
 import { hasControlByte, isToken, owsTrimmedSlice, trimOws } from './http-syntax.ts';
 
-export type ResponseHeaders = Record<string, string | string[]>;
-
 export type ResponseHead = {
   statusCode: number;
   statusMessage: string;
-  /** Lower-case names; a name sent more than once keeps every value, in order. */
-  headers: ResponseHeaders;
+  /**
+   * The header fields as a flat `[name, value, ...]` list: lower-case names, in the order sent, a
+   * repeated name repeated (Set-Cookie). A list, not an object: it is copied onward as it is, and
+   * building a keyed object per response cost more than everything else the parser does.
+   */
+  fields: string[];
+  /** The Connection field's value (every line joined), for the names it lists as hop-by-hop. */
+  connection: string | undefined;
   /** The connection may carry the next request once this response is read whole. */
   isKeepAlive: boolean;
   /** The upstream's `Keep-Alive: timeout=N` hint, in milliseconds. */
@@ -316,20 +320,21 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   const reason = statusLine.length > 13 ? statusLine.slice(13) : '';
   if (hasControlByte(reason)) throw new ResponseParseError('control byte in the reason phrase');
   const statusCode = Number(statusLine.slice(9, 12));
-  // No prototype: a field named __proto__ or constructor is a field like any other.
-  const headers: ResponseHeaders = Object.create(null);
+  const fields: string[] = [];
   let connection: string | undefined;
   let keepAlive: string | undefined;
   let te: string | undefined;
   let cl: string | undefined;
+  /** Where the (first) Content-Length value sits in `fields`: repeats are dropped, the value normalised. */
+  let clAt = -1;
   while (eol !== -1) {
     const start = eol + 2;
     eol = text.indexOf('\r\n', start);
     const [name, value] = parseField(text, start, eol === -1 ? text.length : eol);
-    const seen = headers[name];
-    if (seen === undefined) headers[name] = value;
-    else if (typeof seen === 'string') headers[name] = [seen, value];
-    else seen.push(value);
+    if (name !== 'content-length' || clAt === -1) {
+      if (name === 'content-length') clAt = fields.length + 1;
+      fields.push(name, value);
+    }
     if (name === 'content-length') cl = cl === undefined ? value : `${cl}, ${value}`;
     else if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
     else if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
@@ -342,7 +347,8 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   const head: ResponseHead = {
     statusCode,
     statusMessage: reason,
-    headers,
+    fields,
+    connection,
     isKeepAlive,
     keepAliveHintMs: hint ? Number(hint[1]) * 1000 : undefined,
   };
@@ -365,7 +371,7 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
       length = n;
     }
     // One value on the way out, whatever the repetition on the way in.
-    headers['content-length'] = String(length);
+    fields[clAt] = String(length);
   }
   if (options.isHeadRequest || statusCode === 204 || statusCode === 304) {
     return { statusCode, head, framing: 'none', length: 0 };
