@@ -341,16 +341,17 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
     else if (name === 'keep-alive') keepAlive = keepAlive === undefined ? value : `${keepAlive}, ${value}`;
   }
 
+  // `Connection: keep-alive` (what Node servers send) is the common case: no list to split.
   const isKeepAlive =
-    minor === 1 && !(connection !== undefined && hasToken(connection.toLowerCase(), 'close'));
-  const hint = keepAlive === undefined ? null : /timeout=(\d+)/i.exec(keepAlive);
+    minor === 1 &&
+    (connection === undefined || connection === 'keep-alive' || !hasToken(connection.toLowerCase(), 'close'));
   const head: ResponseHead = {
     statusCode,
     statusMessage: reason,
     fields,
     connection,
     isKeepAlive,
-    keepAliveHintMs: hint ? Number(hint[1]) * 1000 : undefined,
+    keepAliveHintMs: keepAlive === undefined ? undefined : keepAliveHintMs(keepAlive),
   };
 
   if (statusCode < 200) return { statusCode, head, framing: 'none', length: 0 };
@@ -386,6 +387,14 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   // No framing: the body runs until the upstream closes, so the connection is not reused.
   head.isKeepAlive = false;
   return { statusCode, head, framing: 'close', length: 0 };
+}
+
+/** `timeout=N` in a Keep-Alive value (`timeout=5`, `timeout=5, max=1000`), in milliseconds. */
+function keepAliveHintMs(value: string): number | undefined {
+  const at = value.toLowerCase().indexOf('timeout=');
+  if (at === -1) return undefined;
+  const seconds = Number.parseInt(value.slice(at + 8), 10);
+  return Number.isNaN(seconds) || seconds < 0 ? undefined : seconds * 1000;
 }
 
 function hasToken(list: string, token: string): boolean {
