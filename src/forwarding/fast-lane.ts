@@ -131,7 +131,10 @@ class LaneConnection implements FastResponseOwner {
       return;
     }
     if (socket.isPaused()) socket.resume();
-    this.#next();
+    // A pipelined request waits for the stack to unwind (the response's end() called this), so a long
+    // pipeline of quick answers never nests one call per request.
+    if (this.#buffered) queueMicrotask(() => this.#next());
+    else this.#next();
   }
 
   /** The caller's FIN: with a request in flight it is read as "gone" (nginx's 499), as Node's side does. */

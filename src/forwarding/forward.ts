@@ -338,14 +338,17 @@ class Attempt implements ConnectionUser {
     if (this.#isDone) return;
     const head = this.#head;
     const statusCode = head?.statusCode ?? 502;
-    this.#req.res.end();
     const connection = this.#connection;
     const isReusable =
       head?.isKeepAlive === true &&
       this.#isRequestWritten &&
       !this.#parser.hasTrailingBytes &&
       !this.#isClientPaused;
+    // The upstream slot and socket go back first: ending the response can start the caller's next,
+    // pipelined request at once, and it must find them free.
+    const res = this.#req.res;
     this.#finish({ kind: 'relayed', statusCode }, connection, isReusable, head?.keepAliveHintMs);
+    res.end();
   }
 
   #fail(error: Error): void {

@@ -445,3 +445,25 @@ test('requests the lane served before a hand-off count towards limits.maxRequest
   await hangUp(client);
   await assertBackToBaseline(s.app, before);
 });
+
+test('pipelined GETs find the upstream slot their predecessor has just given back', async (t) => {
+  // connections 1 and maxPending 0: one call to the function at a time. The lane answers pipelined
+  // requests one after the other, so each must find the slot free once the previous one is answered
+  // (found in review: ending a response started the next request before the slot was released).
+  const s = await startScenario(t, {
+    fn: toxics.echo('fn'),
+    function: { pool: { connections: 1, maxPending: 0 } },
+    route: { fallback: 'never' },
+  });
+  const before = baseline(s.app);
+  const client = await openClient(s.port);
+  await client.write(get('/api/recommend/1') + get('/api/recommend/2') + get('/api/recommend/3'));
+  const responses = await responsesOn(client, ['GET', 'GET', 'GET']);
+  assert.deepEqual(
+    responses.map((r) => r.status),
+    [200, 200, 200],
+  );
+  assert.equal(s.fn!.count(), 3);
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
