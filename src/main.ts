@@ -11,6 +11,7 @@ import type { Config } from './config/schema.ts';
 import { loadState } from './rollout/state.ts';
 import { startTelemetry } from './telemetry/index.ts';
 import { createLogger, type Logger } from './telemetry/log.ts';
+import { sumCounters } from './telemetry/metrics.ts';
 
 export type RunOptions = {
   configFile?: string;
@@ -65,7 +66,7 @@ export async function run(options: RunOptions) {
   // Worker mode: the data plane runs in `workers` processes; this one keeps the control plane.
   const pool: WorkerPool | undefined =
     config.workers > 1 && !options.isEmbedded
-      ? createWorkerPool({ count: config.workers, logger, windows: () => app.windows })
+      ? createWorkerPool({ count: config.workers, logger, windows: () => app.windows, sumCounters })
       : undefined;
   const telemetry = startTelemetry({
     logger,

@@ -14,11 +14,18 @@ export type ToWorker =
       overrides: WeightOverrides;
       /** Where to listen (config.listen with port 0 resolved to the port the first worker got). */
       listen: string;
+      /**
+       * The parser limits fnshift started with: like `listen`, they take effect only at a restart, so a
+       * worker started later (a replacement) must not pick up reloaded ones.
+       */
+      limits: Config['limits'];
     }
   | { type: 'fnshift:metrics'; id: number }
   | { type: 'fnshift:drain'; drainMs: number };
 
 export type FromWorker =
+  /** The worker listens for messages now: its first snapshot, please (sent on 'online' it could be lost). */
+  | { type: 'fnshift:hello' }
   | { type: 'fnshift:listening'; address: string }
   | { type: 'fnshift:metrics'; id: number; metrics: MetricsJson }
   /** Every second: the rollout windows' counts, the requests in flight, and each breaker's state. */

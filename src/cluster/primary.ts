@@ -21,6 +21,8 @@ export type WorkerPoolOptions = {
   logger: Logger;
   /** The primary's rollout windows; worker reports are merged into them. */
   windows: () => Windows;
+  /** Sums metrics of several processes into one (counters and histograms only). */
+  sumCounters: (list: MetricsJson[]) => Promise<MetricsJson>;
 };
 
 export type WorkerPool = RemoteDataPlane & {
@@ -36,25 +38,36 @@ type Member = {
   isListening: boolean;
   /** From the worker's last report, once it has drained. */
   isClean: boolean | undefined;
+  /** It said hello and was sent a snapshot; before that it serves nothing and is simply stopped. */
+  hasSnapshot: boolean;
+  /** Its metrics as of the last scrape: kept when it dies, so summed counters never go down. */
+  lastMetrics: MetricsJson | undefined;
 };
 
-function snapshotMessage(snapshot: Snapshot, listen: string): ToWorker {
+function snapshotMessage(snapshot: Snapshot, listen: string, limits: Snapshot['config']['limits']): ToWorker {
   const overrides: Array<[string, { weightPercent: number; source: 'admin' | 'rollout' }]> = [];
   for (const [route, weight] of snapshot.weights) {
     if (weight.source !== 'config')
       overrides.push([route, { weightPercent: weight.weightPercent, source: weight.source }]);
   }
-  return { type: 'fnshift:snapshot', config: snapshot.config, overrides, listen };
+  return { type: 'fnshift:snapshot', config: snapshot.config, overrides, listen, limits };
 }
 
 export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
   const { logger } = options;
   const members = new Map<number, Member>();
   let current: Snapshot | undefined;
+  /** The limits fnshift started with: reloaded ones wait for a restart, in replacement workers too. */
+  let startLimits: Snapshot['config']['limits'] | undefined;
   let isDraining = false;
   let nextMetricsId = 1;
   const pendingMetrics = new Map<number, (metrics: MetricsJson) => void>();
   let address: string | undefined;
+  /**
+   * The counters and histograms of workers that are gone, as of their last scrape, summed: a scrape
+   * adds them, or a replaced worker would make every total drop (Prometheus reads that as a reset).
+   */
+  let retired: Promise<MetricsJson | undefined> = Promise.resolve(undefined);
   /** config.listen, or, when it asks for port 0, the port the first worker got: all must share one. */
   let listen: string | undefined;
   let onFirstListening: (() => void) | undefined;
@@ -66,12 +79,18 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     return sum;
   }
 
-  function broadcast(message: ToWorker): void {
-    for (const { worker } of members.values()) if (worker.isConnected()) worker.send(message);
+  function snapshotFor(snapshot: Snapshot): ToWorker {
+    return snapshotMessage(snapshot, listen ?? snapshot.config.listen, startLimits ?? snapshot.config.limits);
   }
 
   function onMessage(member: Member, message: FromWorker): void {
-    if (message.type === 'fnshift:listening') {
+    if (message.type === 'fnshift:hello') {
+      if (isDraining || !current) member.worker.kill();
+      else {
+        member.hasSnapshot = true;
+        member.worker.send(snapshotFor(current));
+      }
+    } else if (message.type === 'fnshift:listening') {
       member.isListening = true;
       address = message.address;
       listen ??= new URL(message.address).host;
@@ -90,16 +109,25 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
 
   function fork(): void {
     const worker = cluster.fork({ FNSHIFT_WORKER: '1' });
-    const member: Member = { worker, inFlight: 0, breakers: {}, isListening: false, isClean: undefined };
+    const member: Member = {
+      worker,
+      inFlight: 0,
+      breakers: {},
+      isListening: false,
+      isClean: undefined,
+      hasSnapshot: false,
+      lastMetrics: undefined,
+    };
     members.set(worker.id, member);
     worker.on('message', (message: unknown) => {
       if (isFromWorker(message)) onMessage(member, message);
     });
-    worker.on('online', () => {
-      if (current) worker.send(snapshotMessage(current, listen ?? current.config.listen));
-    });
     worker.on('exit', (code, signal) => {
       members.delete(worker.id);
+      const last = member.lastMetrics;
+      if (last) {
+        retired = retired.then((sum) => options.sumCounters(sum ? [sum, last] : [last]));
+      }
       if (isDraining) return;
       logger.error({ worker: worker.id, code, signal }, 'worker died: starting another');
       setTimeout(() => {
@@ -117,6 +145,7 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     },
     start(snapshot) {
       current = snapshot;
+      startLimits = snapshot.config.limits;
       const listening = new Promise<string>((resolve, reject) => {
         onAllListening = resolve;
         // A worker that exits before it listens (port taken, bad address) fails the start.
@@ -136,7 +165,10 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     },
     update(snapshot) {
       current = snapshot;
-      broadcast(snapshotMessage(snapshot, listen ?? snapshot.config.listen));
+      // Only to workers that asked: one still starting gets the newest snapshot when it says hello.
+      for (const member of members.values()) {
+        if (member.hasSnapshot && member.worker.isConnected()) member.worker.send(snapshotFor(snapshot));
+      }
     },
     breakerState(functionName) {
       const states = [...members.values()].map((m) => m.breakers[functionName]).filter(Boolean);
@@ -148,8 +180,9 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
     async metrics() {
       const live = [...members.values()].filter((m) => m.worker.isConnected());
       const replies = live.map(
-        ({ worker }) =>
+        (member) =>
           new Promise<MetricsJson | undefined>((resolve) => {
+            const { worker } = member;
             const id = nextMetricsId++;
             const timer = setTimeout(() => {
               pendingMetrics.delete(id);
@@ -158,22 +191,32 @@ export function createWorkerPool(options: WorkerPoolOptions): WorkerPool {
             pendingMetrics.set(id, (metrics) => {
               clearTimeout(timer);
               pendingMetrics.delete(id);
+              member.lastMetrics = metrics;
               resolve(metrics);
             });
             worker.send({ type: 'fnshift:metrics', id } satisfies ToWorker);
           }),
       );
-      return (await Promise.all(replies)).filter((m): m is MetricsJson => m !== undefined);
+      const gone = await retired;
+      const now = (await Promise.all(replies)).filter((m): m is MetricsJson => m !== undefined);
+      return gone ? [...now, gone] : now;
     },
     async drain(drainMs) {
       isDraining = true;
       const draining = [...members.values()];
       const exits = draining.map(
-        ({ worker }) =>
+        (member) =>
           new Promise<void>((resolve) => {
+            const { worker } = member;
             if (worker.isDead()) return resolve();
             worker.once('exit', () => resolve());
-            worker.send({ type: 'fnshift:drain', drainMs } satisfies ToWorker);
+            if (!member.hasSnapshot) {
+              // Still starting: nothing in flight, so it stops now (and counts as clean).
+              member.isClean = true;
+              worker.kill();
+            } else {
+              worker.send({ type: 'fnshift:drain', drainMs } satisfies ToWorker);
+            }
           }),
       );
       // Each worker keeps its own deadline; this one only stops a worker that hangs past it.

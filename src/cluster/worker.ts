@@ -19,15 +19,24 @@ function send(message: FromWorker, onSent?: () => void): void {
   process.send?.(message, undefined, {}, () => onSent?.());
 }
 
+/**
+ * Asks for the first snapshot once a listener is in place: Node drops IPC messages that arrive before
+ * one, and preloads (--import, tracing) can delay this module well past the worker's 'online'.
+ */
 function firstSnapshot(): Promise<Extract<ToWorker, { type: 'fnshift:snapshot' }>> {
   return new Promise((resolve) => {
     const onMessage = (message: unknown) => {
-      if (isToWorker(message) && message.type === 'fnshift:snapshot') {
+      if (!isToWorker(message)) return;
+      if (message.type === 'fnshift:snapshot') {
         process.off('message', onMessage);
         resolve(message);
+      } else if (message.type === 'fnshift:drain') {
+        // Told to stop before it served anything: nothing to drain.
+        process.exit(0);
       }
     };
     process.on('message', onMessage);
+    send({ type: 'fnshift:hello' });
   });
 }
 
@@ -48,7 +57,7 @@ export async function runWorker(logger: Logger): Promise<void> {
   });
   const windows = createWindows();
   const plane = createDataPlane({
-    limits: snapshot.config.limits,
+    limits: first.limits,
     snapshot: () => snapshot,
     gate: breakers.gate,
     logger,

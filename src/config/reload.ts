@@ -14,6 +14,7 @@ function staticChanges(before: Config, after: Config): string[] {
   if (before.listen !== after.listen) changed.push('listen');
   if (JSON.stringify(before.admin) !== JSON.stringify(after.admin)) changed.push('admin');
   if (JSON.stringify(before.limits) !== JSON.stringify(after.limits)) changed.push('limits');
+  if (before.workers !== after.workers) changed.push('workers');
   return changed;
 }
 

@@ -42,6 +42,17 @@ const ROLLOUT_STATUSES = ['idle', 'progressing', 'paused', 'succeeded', 'failed'
 /** One process's metrics as JSON, as they travel from a worker to the primary. */
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
+/**
+ * The sum of several processes' counters and histograms. Gauges are left out: a process that is gone
+ * has no current memory or event-loop lag, but what it counted still counts.
+ */
+export async function sumCounters(list: MetricsJson[]): Promise<MetricsJson> {
+  const monotonic = list.map((metrics) =>
+    metrics.filter((metric) => ['counter', 'histogram'].includes(String(metric.type))),
+  );
+  return (await AggregatorRegistry.aggregate(monotonic).getMetricsAsJSON()) as MetricsJson;
+}
+
 export type MetricsOptions = {
   snapshot: () => Snapshot;
   /** closed | half_open | open | disabled, or undefined for an unknown function. */
