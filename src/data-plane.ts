@@ -36,7 +36,7 @@ export type DataPlane = {
   drain(drainMs: number): Promise<boolean>;
 };
 
-export function splitHostPort(hostPort: string): { host: string; port: number } {
+function splitHostPort(hostPort: string): { host: string; port: number } {
   const i = hostPort.lastIndexOf(':');
   return { host: hostPort.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(hostPort.slice(i + 1)) };
 }

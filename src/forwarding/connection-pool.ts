@@ -57,8 +57,11 @@ export type ConnectionPool = {
   destroy(): Promise<void>;
 };
 
-/** Errors the pool makes itself; socket errors (ECONNREFUSED, ECONNRESET, ...) pass through as they are. */
-export function poolError(code: string, message: string): Error {
+/**
+ * Errors the upstream client makes itself (UPSTREAM_* codes, from the pool and the attempts); socket
+ * errors (ECONNREFUSED, ECONNRESET, ...) pass through as they are.
+ */
+export function upstreamError(code: string, message: string): Error {
   return Object.assign(new Error(message), { code });
 }
 
@@ -135,7 +138,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
     if (queue.length === 0) return;
     if (isClosing) {
       for (const waiter of queue.splice(0))
-        waiter(poolError('UPSTREAM_POOL_CLOSED', 'pool closed'), undefined);
+        waiter(upstreamError('UPSTREAM_POOL_CLOSED', 'pool closed'), undefined);
       return;
     }
     if (all.size < limits.connections) open(queue.shift()!);
@@ -154,7 +157,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
     all.add(connection);
     const timer = setTimeout(() => {
       socket.destroy(
-        poolError(
+        upstreamError(
           'UPSTREAM_CONNECT_TIMEOUT',
           `no connection to ${origin.host} in ${limits.connectTimeoutMs} ms`,
         ),
@@ -188,7 +191,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       const at = idle.indexOf(connection);
       if (at !== -1) idle.splice(at, 1);
       if (isConnected) connected--;
-      const error = lastError ?? poolError('UPSTREAM_CLOSED', `${origin.host} closed the connection`);
+      const error = lastError ?? upstreamError('UPSTREAM_CLOSED', `${origin.host} closed the connection`);
       if (waiter) {
         // Never connected: this caller's request provably went nowhere. A failed TLS handshake (an
         // untrusted or expired certificate, a wrong name) is a connect failure like a refused port.
@@ -238,7 +241,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
 
     acquire(waiter: Waiter): () => void {
       if (isClosing) {
-        waiter(poolError('UPSTREAM_POOL_CLOSED', 'pool closed'), undefined);
+        waiter(upstreamError('UPSTREAM_POOL_CLOSED', 'pool closed'), undefined);
         return () => {};
       }
       let connection = idle.pop();

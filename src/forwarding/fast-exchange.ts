@@ -7,7 +7,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { ProxyRequest, ProxyResponse, ResponseHeaderValues } from './exchange.ts';
 import type { FastHead } from './fast-head.ts';
-import { isToken } from './http-syntax.ts';
+import { isSendableValue, isToken } from './http-syntax.ts';
 
 export class FastRequest implements ProxyRequest {
   readonly method: string;
@@ -27,9 +27,6 @@ export class FastRequest implements ProxyRequest {
     this.socket = socket;
   }
 }
-
-/** Node's rule for header values it will not send (CR, LF, NUL and other controls but HTAB). */
-const INVALID_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -91,7 +88,7 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
       });
     }
     const reason = statusMessage ?? STATUS_CODES[statusCode] ?? 'unknown';
-    if (INVALID_VALUE.test(reason)) throw invalidChar('status message');
+    if (!isSendableValue(reason)) throw invalidChar('status message');
     const fields = Array.isArray(headers) ? headers : toFields(headers);
     let head = `HTTP/1.1 ${statusCode} ${reason}\r\n`;
     let hasLength = false;
@@ -243,7 +240,7 @@ function withHead(head: string, body: Buffer): Buffer {
 
 function line(name: string, value: string): string {
   if (!isToken(name)) throw invalidChar('a header name');
-  if (INVALID_VALUE.test(value)) throw invalidChar(`header ${name}`);
+  if (!isSendableValue(value)) throw invalidChar(`header ${name}`);
   return `${name}: ${value}\r\n`;
 }
 

@@ -3,8 +3,9 @@
 // Not undici: on this hot path undici cost as much CPU per request as everything else together (see
 // "Where the CPU goes" in docs/load-testing.md); a socket, a strict response parser and a timer do the job.
 import { BodySource } from './body.ts';
-import type { Connection, ConnectionUser } from './connection-pool.ts';
+import { type Connection, type ConnectionUser, upstreamError } from './connection-pool.ts';
 import type { ProxyResponse } from './exchange.ts';
+import { isIdempotent } from './fallback.ts';
 import { responseHeaders } from './headers.ts';
 import { type ResponseHead, ResponseParser } from './response-parser.ts';
 import { acquire, release, type Upstream } from './upstreams.ts';
@@ -41,10 +42,6 @@ export type AttemptResult =
 /** Methods whose requests carry a body by definition: without one they say so with Content-Length: 0. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
-function timeoutError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 /** The request line and header section, framed for `body` (fixed length, chunked, or none). */
 function requestHead(req: AttemptRequest, isChunked: boolean): string {
   const h = req.headers;
@@ -59,9 +56,6 @@ function requestHead(req: AttemptRequest, isChunked: boolean): string {
   else if (!hasLength && req.body === null && BODY_METHODS.has(req.method)) head += 'content-length: 0\r\n';
   return `${head}\r\n`;
 }
-
-/** Idempotent methods (RFC 9110 §9.2.2): the ones a client may send again after a connection failure. */
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
 
 /** Socket failures that mean "the server closed a kept-alive connection", not "the server is sick". */
 const STALE_CONNECTION_CODES = new Set(['ECONNRESET', 'EPIPE', 'UPSTREAM_CLOSED']);
@@ -117,7 +111,7 @@ class Attempt implements ConnectionUser {
       this.#hasRetried ||
       !this.#isReusedSocket ||
       this.#hasResponseBytes ||
-      !IDEMPOTENT.has(req.method) ||
+      !isIdempotent(req.method) ||
       (req.body !== null && !Buffer.isBuffer(req.body)) ||
       typeof code !== 'string' ||
       !STALE_CONNECTION_CODES.has(code)
@@ -235,7 +229,7 @@ class Attempt implements ConnectionUser {
     clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       const what = code === 'UPSTREAM_HEADERS_TIMEOUT' ? 'response headers' : 'response body bytes';
-      this.#fail(timeoutError(code, `no ${what} from ${this.#req.upstream.origin} in ${ms} ms`));
+      this.#fail(upstreamError(code, `no ${what} from ${this.#req.upstream.origin} in ${ms} ms`));
     }, ms);
   }
 

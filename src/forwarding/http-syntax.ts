@@ -53,6 +53,15 @@ export function hasControlByte(text: string, start = 0, end = text.length): bool
   return false;
 }
 
+/** What Node will write in a field value or reason phrase: no control byte but HTAB, nothing above 0xFF. */
+export function isSendableValue(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 32 && code !== 9) || code === 127 || code > 255) return false;
+  }
+  return true;
+}
+
 /** Only visible ASCII, SP and HTAB: what the fast lane takes without asking Node's parser. */
 export function isPlainAscii(text: string, start = 0, end = text.length): boolean {
   for (let i = start; i < end; i++) {
