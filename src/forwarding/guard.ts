@@ -37,8 +37,9 @@ export function canonicalTarget(rawTarget: string): GuardResult {
   const query = q === -1 ? '' : rawTarget.slice(q + 1);
   if (rawTarget.includes('#')) return badPath('a fragment (#) is not part of a request target');
 
-  let path = '';
-  let changed = false;
+  // The path is rawPath itself unless an escape needs rewriting; only then is a new string built.
+  let rewritten: string | undefined;
+  let copiedTo = 0;
   for (let i = 0; i < rawPath.length; i++) {
     const code = rawPath.charCodeAt(i);
     if (code <= 0x20 || code >= 0x7f) return badPath('control, space or non-ASCII byte in the path');
@@ -52,23 +53,29 @@ export function canonicalTarget(rawTarget: string): GuardResult {
       const char = String.fromCharCode(byte);
       if (byte === 0x2f || byte === 0x5c) return badPath('encoded slash or backslash in the path');
       if (byte < 0x20 || byte === 0x7f) return badPath('encoded control byte in the path');
-      if (byte < 0x80 && UNRESERVED.test(char)) {
-        path += char;
-      } else {
-        path += `%${HEX[hi]}${HEX[lo]}`;
-      }
-      changed = true;
+      const canonical = byte < 0x80 && UNRESERVED.test(char) ? char : `%${HEX[hi]}${HEX[lo]}`;
+      rewritten = (rewritten ?? '') + rawPath.slice(copiedTo, i) + canonical;
       i += 2;
-      continue;
+      copiedTo = i + 1;
     }
-    path += rawPath[i];
   }
-  if (!changed) path = rawPath;
+  const path = rewritten === undefined ? rawPath : rewritten + rawPath.slice(copiedTo);
   if (path.includes('//')) return badPath('empty path segment (//)');
-  for (const segment of path.split('/')) {
-    if (segment === '.' || segment === '..') return badPath('dot segment in the path');
-  }
+  if (hasDotSegment(path)) return badPath('dot segment in the path');
   return { ok: true, target: { path, query } };
+}
+
+/** A `.` or `..` segment in a path that starts with `/` (every segment follows a `/`). */
+function hasDotSegment(path: string): boolean {
+  for (let at = path.indexOf('/.'); at !== -1; at = path.indexOf('/.', at + 1)) {
+    const next = path.charCodeAt(at + 2);
+    if (Number.isNaN(next) || next === 0x2f) return true;
+    if (next === 0x2e) {
+      const after = path.charCodeAt(at + 3);
+      if (Number.isNaN(after) || after === 0x2f) return true;
+    }
+  }
+  return false;
 }
 
 function headerError(

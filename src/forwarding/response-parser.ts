@@ -245,9 +245,10 @@ export class ResponseParser {
     }
     // Trailer fields are read and dropped (Node's server would need them declared to send them on).
     const text = data.toString('latin1', at, end);
+    const dropped: string[] = [];
     for (let start = 0, eol = 0; eol !== -1; start = eol + 2) {
       eol = text.indexOf('\r\n', start);
-      parseField(text, start, eol === -1 ? text.length : eol);
+      parseField(text, start, eol === -1 ? text.length : eol, dropped);
     }
     this.#end();
     return end + 4;
@@ -285,8 +286,8 @@ type ParsedHead = {
   length: number;
 };
 
-/** One header line, `text` from `start` to `end`; returns [lower-case name, value]. */
-function parseField(text: string, start: number, end: number): [name: string, value: string] {
+/** One header line, `text` from `start` to `end`, pushed onto `fields` as lower-case name and value. */
+function parseField(text: string, start: number, end: number, fields: string[]): void {
   const colon = text.indexOf(':', start);
   if (colon === -1 || colon >= end) throw new ResponseParseError('header line without a field name');
   // Also catches obs-fold (a line starting with SP or HTAB) and a space before the colon.
@@ -294,7 +295,7 @@ function parseField(text: string, start: number, end: number): [name: string, va
   if (hasControlByte(text, colon + 1, end)) {
     throw new ResponseParseError(`control byte in header ${text.slice(start, colon)}`);
   }
-  return [text.slice(start, colon).toLowerCase(), owsTrimmedSlice(text, colon + 1, end)];
+  fields.push(text.slice(start, colon).toLowerCase(), owsTrimmedSlice(text, colon + 1, end));
 }
 
 /** `HTTP/1.x SP 3DIGIT [SP reason]`; returns the minor version, or -1. */
@@ -330,13 +331,14 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   while (eol !== -1) {
     const start = eol + 2;
     eol = text.indexOf('\r\n', start);
-    const [name, value] = parseField(text, start, eol === -1 ? text.length : eol);
-    if (name !== 'content-length' || clAt === -1) {
-      if (name === 'content-length') clAt = fields.length + 1;
-      fields.push(name, value);
-    }
-    if (name === 'content-length') cl = cl === undefined ? value : `${cl}, ${value}`;
-    else if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
+    parseField(text, start, eol === -1 ? text.length : eol, fields);
+    const name = fields[fields.length - 2]!;
+    const value = fields[fields.length - 1]!;
+    if (name === 'content-length') {
+      if (clAt === -1) clAt = fields.length - 1;
+      else fields.length -= 2;
+      cl = cl === undefined ? value : `${cl}, ${value}`;
+    } else if (name === 'transfer-encoding') te = te === undefined ? value : `${te}, ${value}`;
     else if (name === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
     else if (name === 'keep-alive') keepAlive = keepAlive === undefined ? value : `${keepAlive}, ${value}`;
   }
@@ -364,7 +366,8 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   }
   let length = -1;
   if (cl !== undefined) {
-    for (const part of cl.split(',')) {
+    // One value is the usual case: no list to split.
+    for (const part of cl.includes(',') ? cl.split(',') : [cl]) {
       const value = trimOws(part);
       if (!DIGITS.test(value)) throw new ResponseParseError('malformed content-length');
       const n = Number(value);

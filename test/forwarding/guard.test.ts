@@ -125,6 +125,34 @@ test('is idempotent: the canonical form of a canonical target is itself', () => 
   assert.ok(accepted > 500, `only ${accepted} generated targets were accepted`);
 });
 
+test('tells dot segments from names that merely contain dots', () => {
+  for (const target of ['/.', '/a/.', '/a/..', '/./a', '/a/%2E', '/a/.%2e/b']) {
+    assert.equal(refusal(target), 'FNSHIFT_BAD_PATH', target);
+  }
+  for (const target of ['/a/...', '/a/.b', '/a/..b', '/a.', '/a/b..', '/.well-known/x']) {
+    assert.deepEqual(canonicalTarget(target), { ok: true, target: { path: target, query: '' } }, target);
+  }
+});
+
+test('rewrites only the escapes and copies the bytes between them as they are', () => {
+  assert.deepEqual(canonicalTarget('/a%41b%3ac%7e/d%2E'), {
+    ok: true,
+    target: { path: '/aAb%3Ac~/d.', query: '' },
+  });
+});
+
+test('an accepted path has no dot segment, and one without escapes is the target itself', () => {
+  fc.assert(
+    fc.property(pathLike, (target) => {
+      const result = canonicalTarget(target);
+      if (!result.ok) return;
+      assert.ok(result.target.path.split('/').every((s) => s !== '.' && s !== '..'), target);
+      if (!target.includes('%')) assert.equal(result.target.path, target);
+    }),
+    { numRuns: 5000 },
+  );
+});
+
 function raw(...pairs: string[]): string[] {
   return pairs;
 }
