@@ -25,6 +25,8 @@ export interface FixtureHandle {
   readonly role: FixtureServerOptions['role'];
   readonly url: string;
   readonly options: FixtureServerOptions;
+  /** The fixture process's pid (a new one after a restart). */
+  pid(): number | undefined;
   isAlive(): boolean;
   /** SIGKILL: connections are reset and new ones refused until `recover()`. */
   kill(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startFixture(options: FixtureServerOptions): Promise<Fixtu
     role: options.role,
     url: `http://127.0.0.1:${port}`,
     options,
+    pid: () => child.process.pid,
     isAlive: () => !child.hasExited(),
     kill: () => child.kill(),
     hang: () => setMode('hang'),

@@ -1,5 +1,6 @@
 // overhead: what fnshift adds to each request at weight 0, at a fixed rate of about half its saturation,
 // in alternating rounds (direct, fnshift, direct, fnshift…) so drift on the machine hits both alike.
+import { cpuWaitPercent, sampleCpuWait } from '../cpu-wait.ts';
 import { createSteadyProfile } from '../model.ts';
 import type { PhaseStats } from '../recorder.ts';
 import type { Scenario } from '../scenario.ts';
@@ -47,14 +48,35 @@ export const overhead: Scenario = {
     await ctx.load(fnshift.data, { durationS: settleS, profile, title: 'settle' });
     const direct: PhaseStats[] = [];
     const through: PhaseStats[] = [];
+    // Per round, the share of it each process spent runnable but waiting for a CPU (Linux; else null).
+    const pids = {
+      generator: process.pid,
+      legacy: legacy.pid(),
+      fnshift: fnshift.child.process.pid,
+    };
+    const waits: { direct: CpuWaits[]; fnshift: CpuWaits[] } = { direct: [], fnshift: [] };
+    const measured = async (into: CpuWaits[], load: () => Promise<unknown>) => {
+      const before = Object.entries(pids).map(([name, pid]) => [name, sampleCpuWait(pid)] as const);
+      await load();
+      const entries = before.map(([name, from]) => {
+        const to = sampleCpuWait(pids[name as keyof typeof pids]);
+        return [name, cpuWaitPercent(from, to) ?? null];
+      });
+      into.push(Object.fromEntries(entries) as CpuWaits);
+    };
     for (let round = 1; round <= rounds; round++) {
       recorder.mark(`direct r${round}`);
       direct.push(recorder.phases.at(-1)!);
-      await ctx.load(legacy.url, { durationS: roundS, profile, title: `direct r${round}` });
+      await measured(waits.direct, () =>
+        ctx.load(legacy.url, { durationS: roundS, profile, title: `direct r${round}` }),
+      );
       recorder.mark(`fnshift r${round}`);
       through.push(recorder.phases.at(-1)!);
-      await ctx.load(fnshift.data, { durationS: roundS, profile, title: `fnshift r${round}` });
+      await measured(waits.fnshift, () =>
+        ctx.load(fnshift.data, { durationS: roundS, profile, title: `fnshift r${round}` }),
+      );
     }
+    const waitNote = describeWaits(waits.fnshift);
 
     const d = mergeOutcome(direct, 'all').summary();
     const f = mergeOutcome(through, 'all').summary();
@@ -111,6 +133,7 @@ export const overhead: Scenario = {
           correctedP99: fc.p99Us - dc.p99Us,
         },
         perRound,
+        cpuWaitPercent: waits,
       },
       notes: [
         `At ${rateRps} req/s (${Math.round((rateRps / saturationRps) * 100)}% of the ${Math.round(saturationRps)} req/s ` +
@@ -118,7 +141,25 @@ export const overhead: Scenario = {
           `${f.p99Us - d.p99Us} µs at p99.`,
         'Generator, fnshift and the app share this machine, so the direct numbers include the same generator ' +
           'cost; the difference is what fnshift adds.',
+        ...(waitNote ? [waitNote] : []),
       ],
     };
   },
 };
+
+/** Percent of a round each process waited for a CPU; null where /proc/PID/schedstat is not readable. */
+type CpuWaits = Record<'generator' | 'legacy' | 'fnshift', number | null>;
+
+function describeWaits(rounds: readonly CpuWaits[]): string | undefined {
+  const mean = (name: keyof CpuWaits) => {
+    const values = rounds.map((r) => r[name]).filter((v): v is number => v !== null);
+    return values.length === 0 ? undefined : round(values.reduce((a, b) => a + b, 0) / values.length, 1);
+  };
+  const [generator, legacy, fnshift] = [mean('generator'), mean('legacy'), mean('fnshift')];
+  if (generator === undefined || legacy === undefined || fnshift === undefined) return undefined;
+  return (
+    `In the fnshift rounds the event-loop threads waited for a CPU ${generator}% (generator), ${legacy}% (app) ` +
+    `and ${fnshift}% (fnshift) of the time (run-queue delay, /proc/PID/schedstat): each wait of a few ms ` +
+    'while a request is in flight lands in its latency, so read the added p99 against these shares.'
+  );
+}

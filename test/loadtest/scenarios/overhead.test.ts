@@ -11,6 +11,7 @@ test('measures direct and fnshift rounds at the same rate and reports the added 
     rateRps: number;
     saturationRps: number;
     addedUs: { p50: number; p99: number };
+    cpuWaitPercent: Record<'direct' | 'fnshift', Array<Record<string, number | null>>>;
   };
   assert.ok(findings.saturationRps > 0);
   assert.ok(findings.rateRps >= 50);
@@ -22,4 +23,14 @@ test('measures direct and fnshift rounds at the same rate and reports the added 
   assert.equal(typeof findings.addedUs.p50, 'number');
   assert.equal(result.headline.addedP50?.value, findings.addedUs.p50);
   assert.equal(direct.errors.total + through.errors.total + through.status5xx, 0);
+  // One entry per round, a share of the round for each of the three processes (Linux: all readable).
+  for (const rounds of [findings.cpuWaitPercent.direct, findings.cpuWaitPercent.fnshift]) {
+    assert.equal(rounds.length, 1);
+    assert.deepEqual(Object.keys(rounds[0]!).sort(), ['fnshift', 'generator', 'legacy']);
+    for (const value of Object.values(rounds[0]!)) {
+      if (process.platform === 'linux')
+        assert.ok(value !== null && value >= 0 && value <= 100, String(value));
+    }
+  }
+  assert.ok(result.notes.some((note) => note.includes('waited for a CPU')) || process.platform !== 'linux');
 });
