@@ -146,7 +146,10 @@ test('an accepted path has no dot segment, and one without escapes is the target
     fc.property(pathLike, (target) => {
       const result = canonicalTarget(target);
       if (!result.ok) return;
-      assert.ok(result.target.path.split('/').every((s) => s !== '.' && s !== '..'), target);
+      assert.ok(
+        result.target.path.split('/').every((s) => s !== '.' && s !== '..'),
+        target,
+      );
       if (!target.includes('%')) assert.equal(result.target.path, target);
     }),
     { numRuns: 5000 },
