@@ -158,6 +158,15 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
 
   #isWaitingForDrain = false;
 
+  /**
+   * write() for bytes that are only valid during the call (a reused read buffer). Joined with the head
+   * they are copied anyway; otherwise they are copied here, since the socket may queue what it cannot send.
+   */
+  writeBorrowed(chunk: Buffer): boolean {
+    const isCopied = this.#pendingHead !== undefined && !this.#isChunked && this.#hasBody;
+    return this.write(isCopied || chunk.length === 0 ? chunk : Buffer.from(chunk));
+  }
+
   #onDrain = (): void => {
     this.#isWaitingForDrain = false;
     if (!this.destroyed) this.emit('drain');

@@ -6,6 +6,7 @@ import { BodySource } from './body.ts';
 import { type Connection, type ConnectionUser, upstreamError } from './connection-pool.ts';
 import type { ProxyResponse } from './exchange.ts';
 import { isIdempotent } from './fallback.ts';
+import { FastResponse } from './fast-exchange.ts';
 import { responseHeaders } from './headers.ts';
 import { type ResponseHead, ResponseParser } from './response-parser.ts';
 import { acquire, release, type Upstream } from './upstreams.ts';
@@ -304,7 +305,11 @@ class Attempt implements ConnectionUser {
 
   onData(chunk: Buffer): void {
     if (this.#isDone) return;
-    if (!this.#req.res.write(chunk) && !this.#isClientPaused) {
+    // The bytes are borrowed (the pool's read buffer). The fast lane's response copies what it keeps
+    // (usually into the one buffer that also holds the head); Node's response may queue the chunk as is.
+    const res = this.#req.res;
+    const isWritten = res instanceof FastResponse ? res.writeBorrowed(chunk) : res.write(Buffer.from(chunk));
+    if (!isWritten && !this.#isClientPaused) {
       // The caller reads slower than the upstream sends: stop reading the upstream until it catches up.
       this.#isClientPaused = true;
       this.#connection?.socket.pause();

@@ -25,6 +25,7 @@ export type ResponseHead = {
 
 export type ResponseSink = {
   onHead(head: ResponseHead): void;
+  /** Body bytes, borrowed from the chunk being parsed: copy what must outlive the call. */
   onData(chunk: Buffer): void;
   onEnd(): void;
 };
@@ -105,7 +106,10 @@ export class ResponseParser {
 
   #isStopped = false;
 
-  /** Throws ResponseParseError on bytes that are not a valid response. */
+  /**
+   * Throws ResponseParseError on bytes that are not a valid response. `chunk` may be borrowed (a reused
+   * read buffer): bytes kept for the next call are copied, and body slices reach the sink borrowed too.
+   */
   execute(chunk: Buffer): void {
     let data = chunk;
     if (this.#pending) {
@@ -131,7 +135,7 @@ export class ResponseParser {
           break;
         case State.ChunkEnd:
           if (data.length - at < 2) {
-            this.#pending = data.subarray(at);
+            this.#pending = Buffer.from(data.subarray(at));
             return;
           }
           if (data[at] !== 13 || data[at + 1] !== 10)
@@ -178,7 +182,7 @@ export class ResponseParser {
       if (data.length - at > this.#options.maxHeaderBytes) {
         throw new ResponseParseError(`response head exceeds ${this.#options.maxHeaderBytes} bytes`);
       }
-      this.#pending = data.subarray(at);
+      this.#pending = Buffer.from(data.subarray(at));
       return data.length;
     }
     if (end - at > this.#options.maxHeaderBytes) {
@@ -213,7 +217,7 @@ export class ResponseParser {
     const lf = data.indexOf(10, at);
     if (lf === -1) {
       if (data.length - at > MAX_CHUNK_LINE_BYTES) throw new ResponseParseError('chunk-size line too long');
-      this.#pending = data.subarray(at);
+      this.#pending = Buffer.from(data.subarray(at));
       return data.length;
     }
     if (lf === at || data[lf - 1] !== 13) throw new ResponseParseError('chunk-size line not ended by CRLF');
@@ -240,7 +244,7 @@ export class ResponseParser {
     const end = data.indexOf(CRLF_CRLF, at);
     if (end === -1) {
       if (data.length - at > this.#options.maxHeaderBytes) throw new ResponseParseError('trailers too large');
-      this.#pending = data.subarray(at);
+      this.#pending = Buffer.from(data.subarray(at));
       return data.length;
     }
     // Trailer fields are read and dropped (Node's server would need them declared to send them on).
