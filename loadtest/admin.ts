@@ -75,7 +75,7 @@ export function createAdminClient(url: string, token: string): AdminClient {
   };
 }
 
-/** The value of one Prometheus sample, summed over the series whose labels include `labels`. */
+/** The value of one Prometheus sample, summed over the series whose labels include `labels` (0 if none). */
 export function metricValue(
   text: string,
   name: string,
@@ -92,7 +92,51 @@ export function metricValue(
         m[2],
       ]),
     );
-    if (Object.entries(labels).every(([key, value]) => series[key] === value)) total += Number(match[4]);
+    const value = Number(match[4]);
+    // A sample that is not a number (a garbled line) is skipped, not allowed to turn the sum into NaN.
+    if (Number.isFinite(value) && Object.entries(labels).every(([key, v]) => series[key] === v))
+      total += value;
   }
   return total;
+}
+
+/** One histogram bucket: the upper bound in the metric's unit (Infinity for +Inf) and its cumulative count. */
+export interface Bucket {
+  readonly le: number;
+  readonly count: number;
+}
+
+/** A histogram's cumulative buckets, summed over its series and sorted by bound; lines it cannot read are skipped. */
+export function histogramBuckets(text: string, name: string): Bucket[] {
+  const byBound = new Map<number, number>();
+  const prefix = `${name}_bucket{`;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const le = /[{,]le="([^"]+)"/.exec(line)?.[1];
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    const bound = le === '+Inf' ? Number.POSITIVE_INFINITY : Number(le);
+    if (le === undefined || Number.isNaN(bound) || !Number.isFinite(count)) continue;
+    byBound.set(bound, (byBound.get(bound) ?? 0) + count);
+  }
+  return [...byBound].sort((a, b) => a[0] - b[0]).map(([le, count]) => ({ le, count }));
+}
+
+/**
+ * The upper bound of the bucket that holds quantile `q` of what was observed between two scrapes (as
+ * Prometheus' histogram_quantile would, without interpolating): an upper limit, exact to the bucket.
+ * Undefined when nothing was observed in between.
+ */
+export function bucketQuantile(
+  before: readonly Bucket[],
+  after: readonly Bucket[],
+  q: number,
+): number | undefined {
+  const counts = after.map(({ le, count }) => ({
+    le,
+    count: count - (before.find((b) => b.le === le)?.count ?? 0),
+  }));
+  const total = counts.at(-1)?.count ?? 0;
+  if (!(total > 0)) return undefined;
+  for (const { le, count } of counts) if (count >= q * total) return le;
+  return Number.POSITIVE_INFINITY;
 }

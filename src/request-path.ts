@@ -51,7 +51,10 @@ function finish(ex: Exchange, statusCode: number, errorCode?: string): void {
   publish(channels.requestEnd, ex.event);
 }
 
-/** Runs one attempt between `fnshift:attempt:start` (subscribers may add headers) and `:end`. */
+/**
+ * Runs one attempt between `fnshift:attempt:start` (subscribers may add headers) and `:end`, and adds its
+ * time to the request's `upstreamMs`.
+ */
 async function observed(
   ex: Exchange,
   request: AttemptRequest,
@@ -59,7 +62,12 @@ async function observed(
   target: Target,
   run: () => Promise<AttemptResult>,
 ): Promise<AttemptResult> {
-  if (!channels.attemptStart.hasSubscribers && !channels.attemptEnd.hasSubscribers) return run();
+  if (
+    !channels.attemptStart.hasSubscribers &&
+    !channels.attemptEnd.hasSubscribers &&
+    !channels.requestEnd.hasSubscribers
+  )
+    return run();
   const q = request.path.indexOf('?');
   const event: AttemptEvent = {
     request: ex.event,
@@ -80,6 +88,7 @@ async function observed(
   const result = await run();
   event.outcome = result.kind;
   event.durationMs = performance.now() - event.startMs;
+  ex.event.upstreamMs += event.durationMs;
   if (result.kind === 'relayed' || result.kind === 'diverted') event.statusCode = result.statusCode;
   if (result.kind === 'failed')
     event.errorCode = (result.error as { code?: string }).code ?? result.error.name;
@@ -250,6 +259,7 @@ export function createRequestPath(options: RequestPathOptions) {
         statusCode: 0,
         errorCode: undefined,
         durationMs: 0,
+        upstreamMs: 0,
       },
     };
     publish(channels.requestStart, ex.event);

@@ -18,6 +18,12 @@ export type RequestEvent = {
   /** A stable error code when fnshift answered or the attempt failed. */
   errorCode: string | undefined;
   durationMs: number;
+  /**
+   * Of `durationMs`, the time its upstream attempts took (from asking the pool for a connection to the
+   * attempt's end), summed over a fallback's two. The rest is fnshift's own. Measured while anything
+   * listens to `fnshift:request:end` or to the attempt channels; 0 otherwise.
+   */
+  upstreamMs: number;
 };
 
 export type AttemptEvent = {

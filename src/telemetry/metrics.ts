@@ -33,6 +33,10 @@ export const UNMATCHED = 'unmatched';
 
 /** OTel's default HTTP duration buckets (semconv http-metrics, also instrumentation-undici's), in seconds. */
 export const DURATION_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10];
+/** fnshift's own share of a request: tens of µs when healthy, so the buckets start at 10 µs. */
+export const OVERHEAD_BUCKETS_S = [
+  0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+];
 
 const BREAKER_STATE_VALUES: Readonly<Record<string, number>> = { closed: 0, half_open: 1, open: 2 };
 
@@ -121,6 +125,15 @@ export function createMetrics(options: MetricsOptions): Metrics {
       'Time from receiving a request to the end of its response, per route and the target that answered.',
       ['route', 'target', 'status_class'],
       DURATION_BUCKETS_S,
+    ),
+  );
+  const overhead = hot(
+    createHotHistogram(
+      'fnshift_overhead_seconds',
+      "Time fnshift itself spent on a request: its duration minus its upstream attempts' (and so including " +
+        'reading a body it buffers for a replay), per route and the target that answered.',
+      ['route', 'target'],
+      OVERHEAD_BUCKETS_S,
     ),
   );
   const requests = hot(
@@ -218,6 +231,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const route = event.route ?? UNMATCHED;
     const labels = [route, event.target ?? 'none', statusClass(event.statusCode)];
     serverDuration.observe(labels, event.durationMs / 1000);
+    overhead.observe([route, labels[1]!], Math.max(0, event.durationMs - event.upstreamMs) / 1000);
     requests.inc(labels);
     if (event.fallback) fallbackSeries(route, event.fallback).inc();
   };

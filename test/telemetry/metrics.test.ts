@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { publishReload, publishRollout } from '../../src/telemetry/events.ts';
-import { createMetrics, type Metrics } from '../../src/telemetry/metrics.ts';
+import { createMetrics, type Metrics, OVERHEAD_BUCKETS_S } from '../../src/telemetry/metrics.ts';
 import { type Running, refusedUrl, startFixture, startFnshift } from '../helpers/fnshift.ts';
 import { send } from '../helpers/raw.ts';
 import { parseExposition } from './prometheus-text.ts';
@@ -166,4 +166,49 @@ test('stops counting once stopped', async (t) => {
     m.value('fnshift_requests_total', { route: 'items', target: 'legacy', status_class: '2xx' }),
     1,
   );
+});
+
+test("fnshift_overhead_seconds leaves out the upstreams' time, a fallback's two attempts included", async (t) => {
+  let running: Running | undefined;
+  const metrics = createMetrics({
+    snapshot: () => running!.app.snapshot,
+    breakerState: (name) => running!.app.breakers.state(name),
+  });
+  t.after(() => metrics.stop());
+  const SLOW_MS = 150;
+  const slowly = (status: number) => (_req: unknown, res: import('node:http').ServerResponse) => {
+    setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end('{}'), SLOW_MS);
+  };
+  const legacy = await startFixture(t, slowly(200));
+  const failing = await startFixture(t, slowly(503));
+  running = await startFnshift(t, {
+    legacy: { url: legacy.url },
+    functions: { failing: { url: failing.url, breaker: { enabled: false } } },
+    routes: [{ name: 'shaky', match: { pathPrefix: '/api/shaky' }, function: 'failing', weight: 100 }],
+  });
+  // A GET: the function's 503 after 150 ms is replayed on legacy, which takes 150 ms more.
+  assert.equal((await send(`${running.url}/api/shaky/x`)).status, 200);
+  assert.equal((await send(`${running.url}/elsewhere`)).status, 200);
+
+  const m = parseExposition(await metrics.render());
+  const total = (route: string) =>
+    m.value('http_server_request_duration_seconds_sum', { route, target: 'legacy', status_class: '2xx' });
+  const own = (route: string) => m.value('fnshift_overhead_seconds_sum', { route, target: 'legacy' });
+  assert.equal(m.value('fnshift_overhead_seconds_count', { route: 'shaky', target: 'legacy' }), 1);
+  assert.ok(total('shaky') >= (2 * SLOW_MS) / 1000, `the fallback took ${total('shaky')} s in all`);
+  assert.ok(total('unmatched') >= SLOW_MS / 1000);
+  // Both attempts' 300 ms are the upstreams'; what remains is fnshift's own work, far under one wait.
+  for (const route of ['shaky', 'unmatched']) {
+    assert.ok(own(route) >= 0 && own(route) < SLOW_MS / 1000 / 3, `${route}: ${own(route)} s of its own`);
+  }
+  assert.equal(m.types.get('fnshift_overhead_seconds'), 'HISTOGRAM');
+  // Buckets from 10 µs: the whole healthy range of fnshift's own time is resolved.
+  assert.deepEqual(
+    m
+      .series('fnshift_overhead_seconds_bucket')
+      .filter((s) => s.labels.route === 'shaky')
+      .map((s) => s.labels.le),
+    [...OVERHEAD_BUCKETS_S.map(String), '+Inf'],
+  );
+  assert.equal(OVERHEAD_BUCKETS_S[0], 0.00001);
 });

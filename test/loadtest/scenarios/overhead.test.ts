@@ -12,6 +12,7 @@ test('measures direct and fnshift rounds at the same rate and reports the added 
     saturationRps: number;
     addedUs: { p50: number; p99: number };
     cpuWaitPercent: Record<'direct' | 'fnshift', Array<Record<string, number | null>>>;
+    fnshiftOwnUs: { p50: number | null; p99: number | null };
   };
   assert.ok(findings.saturationRps > 0);
   assert.ok(findings.rateRps >= 50);
@@ -33,4 +34,11 @@ test('measures direct and fnshift rounds at the same rate and reports the added 
     }
   }
   assert.ok(result.notes.some((note) => note.includes('waited for a CPU')) || process.platform !== 'linux');
+  // fnshift's own time comes from its fnshift_overhead_seconds buckets: bounds in µs, p50 within p99.
+  // It is a part of each request's whole time, and a bucket bound overshoots by at most its 2.5× step.
+  const own = findings.fnshiftOwnUs;
+  assert.ok(own.p50 !== null && own.p99 !== null, JSON.stringify(own));
+  assert.ok(own.p50 >= 10 && own.p50 <= own.p99, JSON.stringify(own));
+  assert.ok(own.p99 <= through.latency.service.p99Us * 2.5, JSON.stringify(own));
+  assert.equal(result.headline.ownP99?.value, own.p99);
 });
