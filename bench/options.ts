@@ -27,7 +27,7 @@ export interface BenchOptions {
 export const usage = `usage: npm run bench -- [flags]
   --duration-s N      seconds per measured round (default 5)
   --warmup-s N        seconds of the warm-up round per contender (default min(duration, 3))
-  --rounds N          measured rounds per contender, interleaved A B C A B C (default 3)
+  --rounds N          measured rounds per contender, interleaved A B C A B C (default 5)
   --connections N     client connections (default 32; pipelining is always 1)
   --loadgen NAME      wrk or autocannon (default: wrk when ${WRK_PATH} exists, else autocannon)
   --wrk-threads N     wrk threads (default 1: on a small machine every core the generator takes is one
@@ -64,7 +64,7 @@ export function parseBenchOptions(argv: readonly string[]): BenchOptions {
   return Object.freeze({
     durationS,
     warmupS: positiveInteger(values['warmup-s'], Math.min(durationS, 3), '--warmup-s', 3600),
-    rounds: positiveInteger(values.rounds, 3, '--rounds', 100),
+    rounds: positiveInteger(values.rounds, 5, '--rounds', 100),
     connections: positiveInteger(values.connections, 32, '--connections', 10_000),
     pipelining: 1,
     only: Object.freeze(parseOnly(values.only)),
