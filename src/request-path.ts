@@ -51,9 +51,19 @@ function finish(ex: Exchange, statusCode: number, errorCode?: string): void {
   publish(channels.requestEnd, ex.event);
 }
 
+/** Whether anything listens for what observed() measures: then attempts are timed, else they just run. */
+function isObserved(): boolean {
+  return (
+    channels.attemptStart.hasSubscribers ||
+    channels.attemptEnd.hasSubscribers ||
+    channels.requestEnd.hasSubscribers
+  );
+}
+
 /**
- * Runs one attempt between `fnshift:attempt:start` (subscribers may add headers) and `:end`, and adds its
- * time to the request's `upstreamMs`.
+ * Runs one attempt between `fnshift:attempt:start` (subscribers may add headers) and `:end`, and adds the
+ * time it waited on the upstream (its duration less the attempt's own work) to the request's
+ * `upstreamWaitMs`.
  */
 async function observed(
   ex: Exchange,
@@ -62,12 +72,7 @@ async function observed(
   target: Target,
   run: () => Promise<AttemptResult>,
 ): Promise<AttemptResult> {
-  if (
-    !channels.attemptStart.hasSubscribers &&
-    !channels.attemptEnd.hasSubscribers &&
-    !channels.requestEnd.hasSubscribers
-  )
-    return run();
+  if (!isObserved()) return run();
   const q = request.path.indexOf('?');
   const event: AttemptEvent = {
     request: ex.event,
@@ -85,10 +90,13 @@ async function observed(
     durationMs: 0,
   };
   publish(channels.attemptStart, event);
+  // After the subscribers: their work (trace context) is fnshift's own, not the upstream's.
+  const runStartMs = performance.now();
   const result = await run();
+  const endMs = performance.now();
   event.outcome = result.kind;
-  event.durationMs = performance.now() - event.startMs;
-  ex.event.upstreamMs += event.durationMs;
+  event.durationMs = endMs - event.startMs;
+  ex.event.upstreamWaitMs += Math.max(0, endMs - runStartMs - (request.clock?.busyMs ?? 0));
   if (result.kind === 'relayed' || result.kind === 'diverted') event.statusCode = result.statusCode;
   if (result.kind === 'failed')
     event.errorCode = (result.error as { code?: string }).code ?? result.error.name;
@@ -128,6 +136,7 @@ export function createRequestPath(options: RequestPathOptions) {
       headersTimeoutMs: timeouts.timeoutMs,
       bodyTimeoutMs: timeouts.bodyTimeoutMs,
       res,
+      clock: isObserved() ? { busyMs: 0 } : undefined,
       decorate: isDecorated
         ? (fields) => {
             if (route) fields.push(ROUTE_HEADER, route.name);
@@ -259,7 +268,7 @@ export function createRequestPath(options: RequestPathOptions) {
         statusCode: 0,
         errorCode: undefined,
         durationMs: 0,
-        upstreamMs: 0,
+        upstreamWaitMs: 0,
       },
     };
     publish(channels.requestStart, ex.event);

@@ -161,7 +161,7 @@ export const overhead: Scenario = {
         ...(own.p50 !== null && own.p99 !== null
           ? [
               `fnshift's own time per request over its rounds (fnshift_overhead_seconds: the request's duration ` +
-                `minus its upstream attempt's) was at most ${own.p50} µs at p50 and ${own.p99} µs at p99; the ` +
+                `less the time it waited on the app) was at most ${own.p50} µs at p50 and ${own.p99} µs at p99; the ` +
                 'rest of what it adds is the extra hop: two more socket round trips and process wake-ups, and any ' +
                 'wait for a CPU or a busy event loop before fnshift reads the bytes.',
             ]

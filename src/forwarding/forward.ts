@@ -25,6 +25,11 @@ export type AttemptRequest = {
   shouldDivert?: (statusCode: number) => boolean;
   /** Extra fields for the client's response (x-fnshift-*), pushed as `name, value` when it starts. */
   decorate?: (fields: string[]) => void;
+  /**
+   * When given, the attempt adds the wall time of its own work to `busyMs`: starting (pool, writing the
+   * request), each upstream read (parsing, relaying to the caller) and a connection that opens later.
+   */
+  clock?: { busyMs: number };
 };
 
 export type AttemptResult =
@@ -134,11 +139,34 @@ class Attempt implements ConnectionUser {
   }
 
   start(): void {
+    const startMs = this.#beginWork();
     this.#req.res.once('close', this.#onClientClose);
     this.#cancelWait = this.#req.upstream.pool.acquire(this.#onConnection);
+    this.#endWork(startMs);
+  }
+
+  /** Nested calls (a connection handed over inside start()) are counted once, by the outer one. */
+  #isWorking = false;
+
+  #beginWork(): number {
+    if (this.#isWorking || this.#req.clock === undefined) return -1;
+    this.#isWorking = true;
+    return performance.now();
+  }
+
+  #endWork(startMs: number): void {
+    if (startMs < 0) return;
+    this.#isWorking = false;
+    this.#req.clock!.busyMs += performance.now() - startMs;
   }
 
   #onConnection = (error: Error | undefined, connection: Connection | undefined): void => {
+    const startMs = this.#beginWork();
+    this.#connected(error, connection);
+    this.#endWork(startMs);
+  };
+
+  #connected(error: Error | undefined, connection: Connection | undefined): void {
     this.#cancelWait = undefined;
     if (error || !connection) {
       // On a retry the first socket may have delivered the request: still sent, as far as anyone knows.
@@ -155,7 +183,7 @@ class Attempt implements ConnectionUser {
     this.#isSent = true;
     this.#isReusedSocket = connection.uses > 1;
     this.#write(connection.socket);
-  };
+  }
 
   #write(socket: Connection['socket']): void {
     const req = this.#req;
@@ -237,6 +265,12 @@ class Attempt implements ConnectionUser {
   // ConnectionUser: the socket's events while this attempt holds it.
   onSocketData(chunk: Buffer): void {
     if (this.#isDone) return;
+    const startMs = this.#beginWork();
+    this.#read(chunk);
+    this.#endWork(startMs);
+  }
+
+  #read(chunk: Buffer): void {
     this.#hasResponseBytes = true;
     try {
       this.#parser.execute(chunk);

@@ -19,11 +19,12 @@ export type RequestEvent = {
   errorCode: string | undefined;
   durationMs: number;
   /**
-   * Of `durationMs`, the time its upstream attempts took (from asking the pool for a connection to the
-   * attempt's end), summed over a fallback's two. The rest is fnshift's own. Measured while anything
-   * listens to `fnshift:request:end` or to the attempt channels; 0 otherwise.
+   * Of `durationMs`, the time spent waiting on upstreams: each attempt's duration less the work fnshift
+   * did inside it (writing the request, parsing and relaying the response), summed over a fallback's two.
+   * The rest is fnshift's own. Measured while anything listens to `fnshift:request:end` or to the
+   * attempt channels; 0 otherwise.
    */
-  upstreamMs: number;
+  upstreamWaitMs: number;
 };
 
 export type AttemptEvent = {

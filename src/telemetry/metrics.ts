@@ -130,8 +130,9 @@ export function createMetrics(options: MetricsOptions): Metrics {
   const overhead = hot(
     createHotHistogram(
       'fnshift_overhead_seconds',
-      "Time fnshift itself spent on a request: its duration minus its upstream attempts' (and so including " +
-        'reading a body it buffers for a replay), per route and the target that answered.',
+      "fnshift's own time on a request: its duration less the time it waited on upstreams (an attempt's " +
+        'duration less the work fnshift did in it), so routing, writing the request, parsing and relaying ' +
+        'the response, and reading a body it buffers for a replay; per route and the target that answered.',
       ['route', 'target'],
       OVERHEAD_BUCKETS_S,
     ),
@@ -231,7 +232,7 @@ export function createMetrics(options: MetricsOptions): Metrics {
     const route = event.route ?? UNMATCHED;
     const labels = [route, event.target ?? 'none', statusClass(event.statusCode)];
     serverDuration.observe(labels, event.durationMs / 1000);
-    overhead.observe([route, labels[1]!], Math.max(0, event.durationMs - event.upstreamMs) / 1000);
+    overhead.observe([route, labels[1]!], Math.max(0, event.durationMs - event.upstreamWaitMs) / 1000);
     requests.inc(labels);
     if (event.fallback) fallbackSeries(route, event.fallback).inc();
   };

@@ -212,3 +212,32 @@ test("fnshift_overhead_seconds leaves out the upstreams' time, a fallback's two 
   );
   assert.equal(OVERHEAD_BUCKETS_S[0], 0.00001);
 });
+
+test('fnshift_overhead_seconds counts the relay work inside an attempt as fnshift’s own', async (t) => {
+  let running: Running | undefined;
+  const metrics = createMetrics({
+    snapshot: () => running!.app.snapshot,
+    breakerState: (name) => running!.app.breakers.state(name),
+  });
+  t.after(() => metrics.stop());
+  // 16 MiB sent at once: the upstream never keeps fnshift waiting, fnshift parses, copies and writes
+  // every read of it (hundreds of them) on its own time.
+  const body = Buffer.alloc(16 * 1024 * 1024, 'x');
+  const legacy = await startFixture(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': body.length });
+    res.end(body);
+  });
+  running = await startFnshift(t, { legacy: { url: legacy.url } });
+  const reply = await fetch(`${running.url}/big`);
+  assert.equal((await reply.arrayBuffer()).byteLength, body.length);
+
+  const m = parseExposition(await metrics.render());
+  const own = m.value('fnshift_overhead_seconds_sum', { route: 'unmatched', target: 'legacy' });
+  const total = m.value('http_server_request_duration_seconds_sum', {
+    route: 'unmatched',
+    target: 'legacy',
+    status_class: '2xx',
+  });
+  assert.ok(own > 0.001, `only ${own} s of relaying 16 MiB was fnshift's own`);
+  assert.ok(own <= total, `${own} s of its own in a request of ${total} s`);
+});
