@@ -8,13 +8,19 @@ import { type Running, refusedUrl, startFixture, startFnshift } from '../helpers
 import { send } from '../helpers/raw.ts';
 import { parseExposition } from './prometheus-text.ts';
 
-async function setup(t: TestContext) {
-  let running: Running | undefined;
-  const metrics: Metrics = createMetrics({
-    snapshot: () => running!.app.snapshot,
-    breakerState: (name) => running!.app.breakers.state(name),
+/** Metrics over the fnshift `running()` returns once it has started, stopped when the test ends. */
+function watch(t: TestContext, running: () => Running): Metrics {
+  const metrics = createMetrics({
+    snapshot: () => running().app.snapshot,
+    breakerState: (name) => running().app.breakers.state(name),
   });
   t.after(() => metrics.stop());
+  return metrics;
+}
+
+async function setup(t: TestContext) {
+  let running: Running | undefined;
+  const metrics = watch(t, () => running!);
   const legacy = await startFixture(t);
   const recommend = await startFixture(t, (req, res) => {
     res.writeHead(req.url!.includes('missing') ? 404 : 200, { 'content-type': 'application/json' }).end('{}');
@@ -170,11 +176,7 @@ test('stops counting once stopped', async (t) => {
 
 test("fnshift_overhead_seconds leaves out the upstreams' time, a fallback's two attempts included", async (t) => {
   let running: Running | undefined;
-  const metrics = createMetrics({
-    snapshot: () => running!.app.snapshot,
-    breakerState: (name) => running!.app.breakers.state(name),
-  });
-  t.after(() => metrics.stop());
+  const metrics = watch(t, () => running!);
   const SLOW_MS = 150;
   const slowly = (status: number) => (_req: unknown, res: import('node:http').ServerResponse) => {
     setTimeout(() => res.writeHead(status, { 'content-type': 'application/json' }).end('{}'), SLOW_MS);
@@ -215,11 +217,7 @@ test("fnshift_overhead_seconds leaves out the upstreams' time, a fallback's two 
 
 test('fnshift_overhead_seconds counts the relay work inside an attempt as fnshift’s own', async (t) => {
   let running: Running | undefined;
-  const metrics = createMetrics({
-    snapshot: () => running!.app.snapshot,
-    breakerState: (name) => running!.app.breakers.state(name),
-  });
-  t.after(() => metrics.stop());
+  const metrics = watch(t, () => running!);
   // 16 MiB sent at once: the upstream never keeps fnshift waiting, fnshift parses, copies and writes
   // every read of it (hundreds of them) on its own time.
   const body = Buffer.alloc(16 * 1024 * 1024, 'x');
