@@ -30,8 +30,11 @@ export interface ProxyResponse {
     statusMessage: string | undefined,
     headers: ResponseHeaderValues | string[],
   ): unknown;
-  /** False when the caller's socket is full: wait for 'drain'. */
-  write(chunk: Buffer): boolean;
+  /**
+   * False when the caller's socket is full: wait for 'drain'. `onFlushed` runs once the socket no longer
+   * holds `chunk`, and may never run when it never took it (a response already ended, or bodiless).
+   */
+  write(chunk: Buffer, onFlushed?: () => void): boolean;
   end(chunk?: string | Buffer): unknown;
   destroy(error?: Error): unknown;
   once(event: 'close' | 'drain', listener: () => void): unknown;

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
+import { copyBorrowed, recycle } from './borrowed-copies.ts';
 import type { ProxyRequest, ProxyResponse, ResponseHeaderValues } from './exchange.ts';
 import type { FastHead } from './fast-head.ts';
 import { isSendableValue, isToken } from './http-syntax.ts';
@@ -122,7 +123,7 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
     return this;
   }
 
-  write(chunk: Buffer): boolean {
+  write(chunk: Buffer, onFlushed?: () => void): boolean {
     if (this.writableEnded || this.destroyed) return false;
     const socket = this.#socket;
     if (!this.#hasBody || chunk.length === 0) {
@@ -131,27 +132,39 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
       this.#pendingHead = undefined;
       return socket.write(head, 'latin1');
     }
-    let ok: boolean;
     if (this.#pendingHead !== undefined && !this.#isChunked) {
       // The usual response: head and a whole body in one buffer and one write(2), not a writev.
-      ok = socket.write(withHead(this.#pendingHead, chunk));
+      const ok = socket.write(withHead(this.#pendingHead, chunk));
       this.#pendingHead = undefined;
-    } else if (this.#isChunked) {
+      return this.#watchDrain(ok);
+    }
+    return this.#writeBody(chunk, onFlushed);
+  }
+
+  /** Body bytes after the head; `onFlushed` runs once the socket no longer holds `chunk`. */
+  #writeBody(chunk: Buffer, onFlushed?: () => void): boolean {
+    const socket = this.#socket;
+    let ok: boolean;
+    if (this.#isChunked) {
       socket.cork();
       if (this.#pendingHead !== undefined) {
         socket.write(this.#pendingHead, 'latin1');
         this.#pendingHead = undefined;
       }
       socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      socket.write(chunk);
+      socket.write(chunk, onFlushed);
       ok = socket.write('\r\n', 'latin1');
       socket.uncork();
     } else {
-      ok = socket.write(chunk);
+      ok = socket.write(chunk, onFlushed);
     }
+    return this.#watchDrain(ok);
+  }
+
+  #watchDrain(ok: boolean): boolean {
     if (!ok && !this.#isWaitingForDrain) {
       this.#isWaitingForDrain = true;
-      socket.once('drain', this.#onDrain);
+      this.#socket.once('drain', this.#onDrain);
     }
     return ok;
   }
@@ -160,11 +173,16 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
 
   /**
    * write() for bytes that are only valid during the call (a reused read buffer). Joined with the head
-   * they are copied anyway; otherwise they are copied here, since the socket may queue what it cannot send.
+   * they are copied anyway; otherwise they are copied here (borrowed-copies.ts), since the socket may
+   * queue what it cannot send.
    */
   writeBorrowed(chunk: Buffer): boolean {
-    const isCopied = this.#pendingHead !== undefined && !this.#isChunked && this.#hasBody;
-    return this.write(isCopied || chunk.length === 0 ? chunk : Buffer.from(chunk));
+    const isJoinedWithHead = this.#pendingHead !== undefined && !this.#isChunked;
+    if (isJoinedWithHead || !this.#hasBody || chunk.length === 0 || this.writableEnded || this.destroyed) {
+      return this.write(chunk);
+    }
+    const copy = copyBorrowed(chunk);
+    return this.#writeBody(copy, () => recycle(copy));
   }
 
   #onDrain = (): void => {

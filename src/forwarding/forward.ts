@@ -3,6 +3,7 @@
 // Not undici: on this hot path undici cost as much CPU per request as everything else together (see
 // "Where the CPU goes" in docs/load-testing.md); a socket, a strict response parser and a timer do the job.
 import { BodySource } from './body.ts';
+import { copyBorrowed, recycle } from './borrowed-copies.ts';
 import { type Connection, type ConnectionUser, upstreamError } from './connection-pool.ts';
 import type { ProxyResponse } from './exchange.ts';
 import { isIdempotent } from './fallback.ts';
@@ -342,7 +343,7 @@ class Attempt implements ConnectionUser {
     // The bytes are borrowed (the pool's read buffer). The fast lane's response copies what it keeps
     // (usually into the one buffer that also holds the head); Node's response may queue the chunk as is.
     const res = this.#req.res;
-    const isWritten = res instanceof FastResponse ? res.writeBorrowed(chunk) : res.write(Buffer.from(chunk));
+    const isWritten = res instanceof FastResponse ? res.writeBorrowed(chunk) : writeCopy(res, chunk);
     if (!isWritten && !this.#isClientPaused) {
       // The caller reads slower than the upstream sends: stop reading the upstream until it catches up.
       this.#isClientPaused = true;
@@ -417,6 +418,12 @@ class Attempt implements ConnectionUser {
     release(this.#req.upstream);
     this.#resolve(result);
   }
+}
+
+/** A copy of borrowed bytes into Node's response, recycled once Node has flushed it. */
+function writeCopy(res: ProxyResponse, chunk: Buffer): boolean {
+  const copy = copyBorrowed(chunk);
+  return res.write(copy, () => recycle(copy));
 }
 
 export function attempt(req: AttemptRequest): Promise<AttemptResult> {

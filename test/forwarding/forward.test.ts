@@ -8,12 +8,20 @@ import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { slabCounts } from '../../src/forwarding/borrowed-copies.ts';
 import { startFnshift } from '../helpers/fnshift.ts';
 
 // More than the loopback socket buffers between the caller, fnshift and the upstream hold (measured:
 // 4 MiB fit in them on this machine, and nothing ever waited in fnshift), so fnshift must queue bytes.
 const BODY_BYTES = 24 * 1024 * 1024;
-const PIECE_BYTES = 4096;
+/**
+ * Small pieces make small reads, copied the plain way; large ones make reads of 16 KiB and more, copied
+ * into recycled slabs (borrowed-copies.ts), which must not be reused while a socket still queues them.
+ */
+const PIECE_SIZES = [
+  ['4 KiB', 4 * 1024],
+  ['48 KiB', 48 * 1024],
+] as const;
 
 /** Bytes that differ at every offset, so a piece overwritten by a later one changes the hash. */
 function body(): Buffer {
@@ -25,7 +33,7 @@ function body(): Buffer {
 type Framing = 'content-length' | 'chunked';
 
 /** A raw upstream that answers every request with `expected`, written one small piece per tick. */
-async function startPieceUpstream(t: TestContext, expected: Buffer, framing: Framing) {
+async function startPieceUpstream(t: TestContext, expected: Buffer, framing: Framing, pieceBytes: number) {
   let piecesSent = 0;
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
@@ -34,8 +42,8 @@ async function startPieceUpstream(t: TestContext, expected: Buffer, framing: Fra
     socket.once('data', async () => {
       const length = framing === 'chunked' ? 'transfer-encoding: chunked' : `content-length: ${BODY_BYTES}`;
       socket.write(`HTTP/1.1 200 OK\r\ncontent-type: application/octet-stream\r\n${length}\r\n\r\n`);
-      for (let at = 0; at < BODY_BYTES; at += PIECE_BYTES) {
-        const piece = expected.subarray(at, at + PIECE_BYTES);
+      for (let at = 0; at < BODY_BYTES; at += pieceBytes) {
+        const piece = expected.subarray(at, at + pieceBytes);
         const framed =
           framing === 'chunked'
             ? Buffer.concat([Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n')])
@@ -57,13 +65,12 @@ async function startPieceUpstream(t: TestContext, expected: Buffer, framing: Fra
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     piecesSent: () => piecesSent,
+    totalPieces: Math.ceil(BODY_BYTES / pieceBytes),
   };
 }
 
-const TOTAL_PIECES = BODY_BYTES / PIECE_BYTES;
-
 /** Resolves once the upstream has sent nothing new for `quietMs`: every buffer on the way is full. */
-async function untilStalled(piecesSent: () => number, quietMs: number): Promise<void> {
+async function untilStalled(piecesSent: () => number, totalPieces: number, quietMs: number): Promise<void> {
   let last = -1;
   let quietSinceMs = Date.now();
   for (const deadline = Date.now() + 20_000; Date.now() < deadline; await sleep(50)) {
@@ -75,20 +82,20 @@ async function untilStalled(piecesSent: () => number, quietMs: number): Promise<
       return;
     }
   }
-  throw new Error(`the upstream never stalled (${piecesSent()} of ${TOTAL_PIECES} pieces sent)`);
+  throw new Error(`the upstream never stalled (${piecesSent()} of ${totalPieces} pieces sent)`);
 }
 
 /** Sends `request`, reads nothing until the upstream stalls, then everything; returns the decoded body. */
 async function stalledExchange(
   port: number,
   request: string,
-  upstream: { piecesSent: () => number },
+  upstream: { piecesSent: () => number; totalPieces: number },
 ): Promise<{ body: Buffer; piecesAtResume: number }> {
   const socket = connect(port, '127.0.0.1');
   await once(socket, 'connect');
   socket.pause();
   socket.write(request);
-  await untilStalled(upstream.piecesSent, 300);
+  await untilStalled(upstream.piecesSent, upstream.totalPieces, 300);
   const piecesAtResume = upstream.piecesSent();
   const chunks: Buffer[] = [];
   socket.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -130,23 +137,35 @@ function decodeBody(received: Buffer): Buffer {
   }
 }
 
+async function untilSlabsReturned(): Promise<void> {
+  for (const deadline = Date.now() + 5_000; slabCounts().inUse > 0; await sleep(20)) {
+    if (Date.now() > deadline) assert.fail(`${slabCounts().inUse} slab copies never came back`);
+  }
+}
+
 const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
-for (const framing of ['content-length', 'chunked'] as const) {
-  for (const [lane, request] of [
-    ['the fast lane (a bodiless GET)', 'GET /big HTTP/1.1\r\nHost: fnshift\r\n\r\n'],
-    ["Node's lane (a POST)", 'POST /big HTTP/1.1\r\nHost: fnshift\r\nContent-Length: 0\r\n\r\n'],
-  ] as const) {
-    test(`a caller that stalls gets every byte of a ${framing} body intact through ${lane}`, async (t) => {
-      const expected = body();
-      const upstream = await startPieceUpstream(t, expected, framing);
-      const fnshift = await startFnshift(t, { legacy: { url: upstream.url } });
-      const { body: received, piecesAtResume } = await stalledExchange(fnshift.port, request, upstream);
-      // The upstream stalled before the end: the caller's stall backed up through fnshift's queues.
-      assert.ok(piecesAtResume < TOTAL_PIECES, `${piecesAtResume} of ${TOTAL_PIECES} pieces went out unread`);
-      assert.equal(received.length, BODY_BYTES);
-      assert.equal(sha256(received), sha256(expected), 'the body arrived with bytes overwritten');
-    });
+for (const [pieceName, pieceBytes] of PIECE_SIZES) {
+  for (const framing of ['content-length', 'chunked'] as const) {
+    for (const [lane, request] of [
+      ['the fast lane (a bodiless GET)', 'GET /big HTTP/1.1\r\nHost: fnshift\r\n\r\n'],
+      ["Node's lane (a POST)", 'POST /big HTTP/1.1\r\nHost: fnshift\r\nContent-Length: 0\r\n\r\n'],
+    ] as const) {
+      test(`a caller that stalls gets every byte of a ${framing} body sent in ${pieceName} pieces intact through ${lane}`, async (t) => {
+        const expected = body();
+        const upstream = await startPieceUpstream(t, expected, framing, pieceBytes);
+        const fnshift = await startFnshift(t, { legacy: { url: upstream.url } });
+        const { body: received, piecesAtResume } = await stalledExchange(fnshift.port, request, upstream);
+        // The upstream stalled before the end: the caller's stall backed up through fnshift's queues.
+        const total = upstream.totalPieces;
+        assert.ok(piecesAtResume < total, `${piecesAtResume} of ${total} pieces went out unread`);
+        assert.equal(received.length, BODY_BYTES);
+        assert.equal(sha256(received), sha256(expected), 'the body arrived with bytes overwritten');
+        // Every slab copy came back once its socket had flushed it: none leaks to the GC.
+        await untilSlabsReturned();
+        if (pieceBytes >= 16 * 1024) assert.ok(slabCounts().free > 0, 'the relay used no slab');
+      });
+    }
   }
 }
 
