@@ -49,6 +49,15 @@ export type AttemptResult =
 /** Methods whose requests carry a body by definition: without one they say so with Content-Length: 0. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
+/**
+ * Whether the flat `[name, value, ...]` list has a field named `name`. Names only: a value may say
+ * anything, and a body framed by a value ("x-note: content-length") would be smuggled through unframed.
+ */
+function hasField(fields: readonly string[], name: string): boolean {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return true;
+  return false;
+}
+
 /** The request line and header section, framed for `body` (fixed length, chunked, or none). */
 function requestHead(req: AttemptRequest, isChunked: boolean): string {
   const h = req.headers;
@@ -190,7 +199,7 @@ class Attempt implements ConnectionUser {
     const req = this.#req;
     const body = req.body;
     if (body instanceof BodySource) {
-      const isChunked = !req.headers.includes('content-length');
+      const isChunked = !hasField(req.headers, 'content-length');
       this.#stream(body, socket, isChunked, requestHead(req, isChunked));
       return;
     }

@@ -140,3 +140,21 @@ test('appends the peer to X-Forwarded-For and keeps -Proto and -Host when the pe
   assert.deepEqual(valuesOf(head, 'x-forwarded-host'), ['evil.example']);
   assert.deepEqual(valuesOf(head, 'forwarded'), []);
 });
+
+test('a chunked body stays chunked whatever header values say, so no request hides inside it', async (t) => {
+  const { legacy, fnshift } = await setup(t);
+  const inner = 'GET /admin/secret HTTP/1.1\r\nhost: legacy\r\n\r\n';
+  const response = await rawRequest(
+    fnshift.port,
+    'POST /api/feedback HTTP/1.1\r\nHost: fnshift.test\r\nTransfer-Encoding: chunked\r\n' +
+      `X-Note: content-length\r\nX-Other: transfer-encoding\r\nConnection: close\r\n\r\n` +
+      `${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`,
+  );
+  assert.equal(statusOf(response), 200, response);
+  assert.equal(legacy.exchanges.length, 1, 'the upstream read a second request out of the body');
+  const { head, body } = legacy.exchanges[0]!;
+  assert.deepEqual(valuesOf(head, 'transfer-encoding'), ['chunked'], head);
+  assert.deepEqual(valuesOf(head, 'content-length'), [], head);
+  assert.deepEqual(valuesOf(head, 'x-note'), ['content-length']);
+  assert.equal(body.toString('latin1'), `${inner.length.toString(16)}\r\n${inner}\r\n0\r\n\r\n`);
+});
