@@ -39,6 +39,11 @@ export class BodySource extends Readable {
     this.#limits = limits;
   }
 
+  /**
+   * The idle deadline runs only while the upstream side wants bytes and waits for the client: a body held
+   * back because the upstream stopped reading is the upstream's delay (its attempt times that), not the
+   * client's.
+   */
   override _read(): void {
     if (!this.hasStarted) {
       this.hasStarted = true;
@@ -67,8 +72,13 @@ export class BodySource extends Readable {
       this.destroy(overCap(this.#limits.maxBodyBytes));
       return;
     }
-    this.#armTimer();
-    if (!this.push(chunk)) this.#req.pause();
+    if (this.push(chunk)) {
+      this.#armTimer();
+      return;
+    }
+    // Full: the reader has not caught up. _read() resumes the client and its deadline.
+    clearTimeout(this.#timer);
+    this.#req.pause();
   };
 
   #onEnd = (): void => {

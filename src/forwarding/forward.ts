@@ -221,10 +221,14 @@ class Attempt implements ConnectionUser {
    */
   #stream(body: BodySource, socket: Connection['socket'], isChunked: boolean, head: string): void {
     let pendingHead: string | undefined = head;
-    const onDrain = () => body.resume();
+    const onDrain = () => {
+      clearTimeout(this.#writeTimer);
+      body.resume();
+    };
     const cleanup = () => {
       body.off('data', onData).off('end', onEnd).off('error', onError);
       socket.off('drain', onDrain);
+      clearTimeout(this.#writeTimer);
     };
     const onData = (chunk: Buffer) => {
       if (this.#isDone) return cleanup();
@@ -245,6 +249,17 @@ class Attempt implements ConnectionUser {
       if (isFull) {
         body.pause();
         socket.once('drain', onDrain);
+        // The upstream stopped taking the body: its delay, timed like a late response (504, and a breaker
+        // failure), while the client's own body deadline waits.
+        const ms = this.#req.headersTimeoutMs;
+        this.#writeTimer = setTimeout(() => {
+          this.#fail(
+            upstreamError(
+              'UPSTREAM_WRITE_TIMEOUT',
+              `${this.#req.upstream.origin} took no body bytes in ${ms} ms`,
+            ),
+          );
+        }, ms);
       }
     };
     const onEnd = () => {
@@ -298,6 +313,8 @@ class Attempt implements ConnectionUser {
   }
 
   #isBodyTimed = false;
+  /** Armed while a streamed request body waits for the upstream socket to drain. */
+  #writeTimer: NodeJS.Timeout | undefined;
 
   onSocketEnd(): void {
     if (this.#isDone) return;
@@ -334,6 +351,9 @@ class Attempt implements ConnectionUser {
       return;
     }
     this.#head = head;
+    // Answered before the whole body was sent (a 401 or 413 from the upstream): the rest of the body is
+    // not read, so the client's connection cannot carry another request and closes after this response.
+    if (req.body instanceof BodySource && !this.#isRequestWritten) req.res.shouldKeepAlive = false;
     const out = responseHeaders(head.fields, head.connection);
     req.decorate?.(out);
     try {
@@ -414,7 +434,12 @@ class Attempt implements ConnectionUser {
     if (this.#isDone) return;
     this.#isDone = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#writeTimer);
     this.#parser.stop();
+    const body = this.#req.body;
+    // A body that started out and was not sent whole can go nowhere else (no replay of a streamed body):
+    // stop reading it, so neither its idle timer nor the client's late bytes act on a settled attempt.
+    if (body instanceof BodySource && body.hasStarted && !this.#isRequestWritten) body.destroy();
     const res = this.#req.res;
     res.off('close', this.#onClientClose);
     if (this.#isClientPaused) res.off('drain', this.#onClientDrain);
