@@ -5,13 +5,22 @@ import { FnshiftError } from '../errors.ts';
 
 export const MAX_ADMIN_BODY_BYTES = 4096;
 
-export function readJsonBody(req: IncomingMessage, maxBytes = MAX_ADMIN_BODY_BYTES): Promise<unknown> {
+/**
+ * Every mutation, bodiless ones included (POST /reload, DELETE .../weight), must say application/json: a
+ * page in a browser on the same host can send a cross-site POST without preflight, but not with that type.
+ */
+export function requireJsonType(req: IncomingMessage): void {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/json') {
-    req.resume();
-    return Promise.reject(
-      new FnshiftError('FNSHIFT_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'),
-    );
+  if (type === 'application/json') return;
+  req.resume();
+  throw new FnshiftError('FNSHIFT_UNSUPPORTED_MEDIA_TYPE', 'send mutations as application/json');
+}
+
+export function readJsonBody(req: IncomingMessage, maxBytes = MAX_ADMIN_BODY_BYTES): Promise<unknown> {
+  try {
+    requireJsonType(req);
+  } catch (error) {
+    return Promise.reject(error);
   }
   const declared = Number(req.headers['content-length']);
   if (declared > maxBytes) {

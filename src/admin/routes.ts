@@ -9,7 +9,7 @@ import { FnshiftError } from '../errors.ts';
 import { type RolloutAction, type RolloutController, rolloutActions } from '../rollout/controller.ts';
 import { stepsOf } from '../rollout/gates.ts';
 import { requireToken } from './auth.ts';
-import { readJsonBody } from './body.ts';
+import { readJsonBody, requireJsonType } from './body.ts';
 import { type AdminTable, sendJson } from './server.ts';
 
 export type AdminContext = {
@@ -108,6 +108,7 @@ export function createAdminTable(ctx: AdminContext): AdminTable {
       pattern: /^\/routes\/([^/]+)\/weight$/,
       handle: async (req, res, [name]) => {
         requireToken(req, ctx.token);
+        requireJsonType(req);
         sendJson(res, 200, await ctx.store.clearWeight(name!));
       },
     },
@@ -127,6 +128,7 @@ export function createAdminTable(ctx: AdminContext): AdminTable {
       pattern: /^\/reload$/,
       handle: async (req, res) => {
         requireToken(req, ctx.token);
+        requireJsonType(req);
         req.resume();
         if (!ctx.reloader)
           throw new FnshiftError('FNSHIFT_CONFLICT', 'this process was not started from a config file');

@@ -28,7 +28,8 @@ export async function callAdmin(
     response = await request(`${target.url}${path}`, {
       method: method as 'GET',
       headers: {
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        // Every mutation says JSON, bodiless ones too: the admin API refuses one that does not.
+        ...(method === 'GET' ? {} : { 'content-type': 'application/json' }),
         ...(target.token ? { authorization: `Bearer ${target.token}` } : {}),
       },
       body: body === undefined ? undefined : JSON.stringify(body),

@@ -226,6 +226,32 @@ for (const [method, path, allow] of [
   });
 }
 
+test('refuses a bodiless mutation without a JSON content type (a cross-site POST can send one) and changes nothing', async (t) => {
+  const adminUrl = await setup(t);
+  const set = await send(`${adminUrl}${weightPath}`, { method: 'PUT', headers: json, body: '{"weight":5}' });
+  assert.equal(set.status, 200);
+  for (const headers of [{}, { 'content-type': 'text/plain' }] as Record<string, string>[]) {
+    assertProblem(
+      await send(`${adminUrl}${weightPath}`, { method: 'DELETE', headers }),
+      415,
+      'FNSHIFT_UNSUPPORTED_MEDIA_TYPE',
+    );
+    assertProblem(
+      await send(`${adminUrl}/reload`, { method: 'POST', headers }),
+      415,
+      'FNSHIFT_UNSUPPORTED_MEDIA_TYPE',
+    );
+  }
+  const route = await getRoute(adminUrl, 'recommend');
+  assert.equal(route.weight, 5);
+  assert.equal(route.weightSource, 'admin');
+  // With the type they reach their handlers: this process has no config file to reload (409).
+  assertProblem(await send(`${adminUrl}/reload`, { method: 'POST', headers: json }), 409, 'FNSHIFT_CONFLICT');
+  const cleared = await send(`${adminUrl}${weightPath}`, { method: 'DELETE', headers: json });
+  assert.equal(cleared.status, 200);
+  await assertUnchanged(adminUrl);
+});
+
 test('accepts a valid PUT on the same instance, so the refusals above are not a broken endpoint', async (t) => {
   const adminUrl = await setup(t);
   const reply = await send(`${adminUrl}${weightPath}`, {
