@@ -11,6 +11,7 @@ export const errorCodes = {
   FNSHIFT_CONFLICT: { status: 409, title: 'The change conflicts with the current state' },
   FNSHIFT_BODY_TOO_LARGE: { status: 413, title: 'Request body exceeds the cap' },
   FNSHIFT_UNSUPPORTED_MEDIA_TYPE: { status: 415, title: 'Unsupported media type' },
+  FNSHIFT_EXPECTATION_FAILED: { status: 417, title: 'The Expect header asks for what fnshift does not do' },
   FNSHIFT_HEADERS_TOO_LARGE: { status: 431, title: 'Request headers exceed the limits' },
   FNSHIFT_UPSTREAM_ERROR: { status: 502, title: 'The upstream failed' },
   FNSHIFT_UPSTREAM_BAD_RESPONSE: {

@@ -1,12 +1,13 @@
 // The data-plane listener: the fast lane in front (fast-lane.ts), and behind it Node's strict parser with
 // every limit set explicitly (Node's own defaults are unlimited or 300 s), parse errors answered as
 // problem+json before the socket is closed.
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { LimitsConfig } from '../config/schema.ts';
 import { FnshiftError, problemBody } from '../errors.ts';
 import type { ProxyResponse } from './exchange.ts';
 import { type ExchangeHandler, type FastLane, installFastLane } from './fast-lane.ts';
+import { checkDeclaredBody } from './guard.ts';
 import { sendProblem } from './respond.ts';
 
 function clientErrorStatus(code: string | undefined): FnshiftError {
@@ -57,6 +58,22 @@ export function createListener(
   handler: ExchangeHandler,
   onBug: (error: unknown) => void = () => {},
 ): Listener {
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    track(req.socket, res);
+    const max = limits.maxRequestsPerSocket;
+    if (max > 0) {
+      const count = lane.countRequest(req.socket);
+      if (count >= max) res.shouldKeepAlive = false;
+      if (count > max) {
+        // Pipelined past the limit: answered, not forwarded, as Node's server answers its own excess.
+        sendProblem(res, new FnshiftError('FNSHIFT_CONNECTION_EXHAUSTED'), { shouldClose: true });
+        return;
+      }
+    }
+    // The handler resolves on every path; a throw here is a bug, reported as a 500 rather than a crash.
+    const done = handler(req, res);
+    if (done) done.catch((error: unknown) => onHandlerBug(res, error, onBug));
+  };
   const server = createServer(
     {
       maxHeaderSize: limits.maxHeaderBytes,
@@ -68,23 +85,25 @@ export function createListener(
       joinDuplicateHeaders: false,
       insecureHTTPParser: false,
     },
-    (req, res) => {
-      track(req.socket, res);
-      const max = limits.maxRequestsPerSocket;
-      if (max > 0) {
-        const count = lane.countRequest(req.socket);
-        if (count >= max) res.shouldKeepAlive = false;
-        if (count > max) {
-          // Pipelined past the limit: answered, not forwarded, as Node's server answers its own excess.
-          sendProblem(res, new FnshiftError('FNSHIFT_CONNECTION_EXHAUSTED'), { shouldClose: true });
-          return;
-        }
-      }
-      // The handler resolves on every path; a throw here is a bug, reported as a 500 rather than a crash.
-      const done = handler(req, res);
-      if (done) done.catch((error: unknown) => onHandlerBug(res, error, onBug));
-    },
+    onRequest,
   );
+  // Expect: 100-continue. Node would answer 100 at once; a declared body over the cap is refused first,
+  // so the client never sends it. Any other expectation gets 417 as problem+json (Node's is bare).
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    const tooLarge = checkDeclaredBody(req, limits);
+    if (!tooLarge) {
+      res.writeContinue();
+      onRequest(req, res);
+      return;
+    }
+    track(req.socket, res);
+    sendProblem(res, tooLarge, { shouldClose: true });
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    track(req.socket, res);
+    const error = new FnshiftError('FNSHIFT_EXPECTATION_FAILED', 'only Expect: 100-continue is understood');
+    sendProblem(res, error, { shouldClose: true });
+  });
   // One more than the limit so the guard sees the overflow and answers 431 instead of Node dropping fields.
   server.maxHeadersCount = limits.maxHeaderCount + 1;
   server.maxRequestsPerSocket = limits.maxRequestsPerSocket;

@@ -1,7 +1,10 @@
 // Bad request targets and headers as raw bytes through a running fnshift: the status, the problem+json code,
 // nothing forwarded, and the next request on a new connection still served.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { bodyOf, rawRequest, startFixture, startFnshift, statusOf } from '../helpers/fnshift.ts';
 import { valuesOf } from '../helpers/raw.ts';
 
@@ -141,4 +144,47 @@ test('answers 413 to a Content-Length over the body cap before any body byte is 
     413,
     'FNSHIFT_BODY_TOO_LARGE',
   );
+});
+
+test('answers 413 to Expect: 100-continue with a Content-Length over the cap, with no 100 first', async (t) => {
+  const s = await setup(t);
+  const bytes =
+    'POST /api/recommend HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 10737418240\r\n\r\n';
+  const response = await rawRequest(s.fnshift.port, bytes);
+  assert.ok(response.startsWith('HTTP/1.1 413 '), response);
+  assert.deepEqual(valuesOf(response, 'connection'), ['close']);
+  await assertRefused(s, bytes, 413, 'FNSHIFT_BODY_TOO_LARGE');
+});
+
+test('answers 417 problem+json to an Expect it does not understand', async (t) => {
+  const s = await setup(t);
+  await assertRefused(
+    s,
+    'POST /api/recommend HTTP/1.1\r\nHost: a\r\nExpect: teapot\r\nContent-Length: 2\r\n\r\nhi',
+    417,
+    'FNSHIFT_EXPECTATION_FAILED',
+  );
+});
+
+test('answers 100 Continue to a body under the cap, then forwards it without the Expect header', async (t) => {
+  const s = await setup(t);
+  const socket = connect(s.fnshift.port, '127.0.0.1');
+  await once(socket, 'connect');
+  let seen = '';
+  socket.on('data', (chunk: Buffer) => {
+    seen += chunk.toString('latin1');
+  });
+  socket.write(
+    'POST /api/recommend HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\nConnection: close\r\n\r\n',
+  );
+  for (const deadline = Date.now() + 5000; !seen.includes('\r\n\r\n') && Date.now() < deadline; ) {
+    await sleep(10);
+  }
+  assert.ok(seen.startsWith('HTTP/1.1 100 Continue\r\n\r\n'), seen);
+  socket.write('hello');
+  await once(socket, 'close');
+  assert.equal(statusOf(seen.slice(seen.indexOf('\r\n\r\n') + 4)), 200, seen);
+  const forwarded = s.fn.received.at(-1)!;
+  assert.equal(forwarded.headers.expect, undefined);
+  assert.equal(forwarded.body.toString(), 'hello');
 });
