@@ -71,15 +71,25 @@ export function requestHeaders(req: ProxyRequest, ctx: ForwardedContext): string
   }
   const length = req.headers['content-length'];
   if (length !== undefined) out.push('content-length', length);
+  out.push(...forwardedFields(req, ctx));
+  return out;
+}
+
+/**
+ * X-Forwarded-For, -Proto and -Host as `[name, value, ...]`: the client's own values are kept only from a
+ * trusted proxy (the peer is appended to its For); from anyone else they are replaced by what fnshift saw.
+ */
+export function forwardedFields(req: Pick<ProxyRequest, 'headers'>, ctx: ForwardedContext): string[] {
   const host = req.headers.host ?? '';
   const clientXff = ctx.isTrustedPeer ? req.headers['x-forwarded-for'] : undefined;
-  out.push('x-forwarded-for', clientXff ? `${clientXff}, ${ctx.peer}` : ctx.peer);
-  out.push(
+  return [
+    'x-forwarded-for',
+    clientXff ? `${clientXff}, ${ctx.peer}` : ctx.peer,
     'x-forwarded-proto',
     (ctx.isTrustedPeer && firstValue(req.headers['x-forwarded-proto'])) || ctx.proto,
-  );
-  out.push('x-forwarded-host', (ctx.isTrustedPeer && firstValue(req.headers['x-forwarded-host'])) || host);
-  return out;
+    'x-forwarded-host',
+    (ctx.isTrustedPeer && firstValue(req.headers['x-forwarded-host'])) || host,
+  ];
 }
 
 function firstValue(value: string | string[] | undefined): string | undefined {

@@ -7,7 +7,7 @@ import { connect as tlsConnect } from 'node:tls';
 import type { Snapshot } from '../config/snapshot.ts';
 import { FnshiftError, problemBody } from '../errors.ts';
 import { guard } from './guard.ts';
-import { OWN_PREFIX } from './headers.ts';
+import { forwardedFields, OWN_PREFIX } from './headers.ts';
 
 const DROPPED = new Set(['host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'forwarded']);
 
@@ -42,11 +42,11 @@ export function handleUpgrade(snap: Snapshot, req: IncomingMessage, socket: Dupl
     if (DROPPED.has(name) || name.startsWith(OWN_PREFIX) || hasCrlf(raw[i + 1]!)) continue;
     lines.push(`${raw[i]}: ${raw[i + 1]}`);
   }
-  lines.push(
-    `x-forwarded-for: ${peer}`,
-    'x-forwarded-proto: http',
-    `x-forwarded-host: ${req.headers.host ?? ''}`,
-  );
+  // Trusted proxies' values are kept here as on every other request (forwarding.trustedProxies).
+  const forwarded = forwardedFields(req, { peer, isTrustedPeer: snap.isTrustedPeer(peer), proto: 'http' });
+  for (let i = 0; i < forwarded.length; i += 2) {
+    if (!hasCrlf(forwarded[i + 1]!)) lines.push(`${forwarded[i]}: ${forwarded[i + 1]}`);
+  }
 
   const upstream: Socket =
     legacyUrl.protocol === 'https:'

@@ -36,3 +36,27 @@ test('tunnels a WebSocket upgrade to legacy and carries bytes both ways after th
   assert.equal(req.headers['x-forwarded-host'], 'fnshift.test');
   assert.equal(req.headers['x-fnshift-force'], undefined);
 });
+
+for (const [who, trustedProxies, expected] of [
+  ['a trusted proxy', ['127.0.0.1'], { for: '203.0.113.7, 127.0.0.1', proto: 'https', host: 'shop.example' }],
+  ['an untrusted peer', [], { for: '127.0.0.1', proto: 'http', host: 'fnshift.test' }],
+] as const) {
+  test(`an upgrade from ${who} carries X-Forwarded-* as every other request does`, async (t) => {
+    const legacy = await startUpgradeLegacy(t);
+    const fnshift = await startFnshift(t, {
+      legacy: { url: legacy.url },
+      forwarding: { trustedProxies: [...trustedProxies] },
+    });
+    const { head } = await openTunnel(
+      t,
+      fnshift.port,
+      '/ws',
+      'X-Forwarded-For: 203.0.113.7\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: shop.example\r\n',
+    );
+    assert.ok(head.startsWith('HTTP/1.1 101 '), head);
+    const req = legacy.upgrades[0]!;
+    assert.equal(req.headers['x-forwarded-for'], expected.for);
+    assert.equal(req.headers['x-forwarded-proto'], expected.proto);
+    assert.equal(req.headers['x-forwarded-host'], expected.host);
+  });
+}
