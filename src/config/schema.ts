@@ -1,5 +1,6 @@
 // The one source of truth for fnshift.yaml: types, defaults, validation and the editor JSON Schema.
 import { z } from 'zod';
+import { canonicalTarget } from '../forwarding/guard.ts';
 
 const hostPort = z
   .string()
@@ -89,10 +90,25 @@ const pathPattern = z
   .regex(/^\/[A-Za-z0-9._~!$&'()*+,=:@%/-]*$/, 'must be an absolute path of URL characters')
   .refine((v) => !v.includes('//') && !/(^|\/)\.\.?(\/|$)/.test(v), 'must not contain // or dot segments');
 
+/**
+ * A matched path is compared with the request's canonical path (guard.ts), so it must be written in that
+ * form itself: `/%7euser` or `/caf%c3%a9` would never match, and all their traffic would go to legacy.
+ */
+const matchPath = pathPattern.superRefine((value, ctx) => {
+  const canonical = canonicalTarget(value);
+  if (!canonical.ok) ctx.addIssue({ code: 'custom', message: canonical.error.message });
+  else if (canonical.target.path !== value) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `requests are matched in canonical form, so this never matches; write ${canonical.target.path}`,
+    });
+  }
+});
+
 const match = z
   .strictObject({
-    pathPrefix: pathPattern.optional(),
-    path: pathPattern.optional(),
+    pathPrefix: matchPath.optional(),
+    path: matchPath.optional(),
     methods: methods.optional(),
   })
   .refine(

@@ -105,3 +105,27 @@ test('garbage of any kind never throws', () => {
     assert.equal(result.ok, false, text);
   }
 });
+
+test('a matched path not in canonical form is refused with the form to write, since it could never match', () => {
+  for (const [written, canonical] of [
+    ['/%7euser', '/~user'],
+    ['/caf%c3%a9', '/caf%C3%A9'],
+    ['/api/%72ecommend', '/api/recommend'],
+  ] as const) {
+    const refused = problems(good.replace('/api/recommend', written));
+    assert.deepEqual(
+      refused,
+      [
+        `routes[0].match.pathPrefix: requests are matched in canonical form, so this never matches; write ${canonical}`,
+      ],
+      written,
+    );
+  }
+  assert.ok(
+    problems(good.replace('/api/recommend', '/a%2Fb')).some((p) =>
+      p.startsWith('routes[0].match.pathPrefix: '),
+    ),
+  );
+  // Already canonical: loads.
+  assert.equal(parseConfig(good.replace('/api/recommend', '/caf%C3%A9')).ok, true);
+});
