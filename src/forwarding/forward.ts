@@ -252,6 +252,7 @@ class Attempt implements ConnectionUser {
         // The upstream stopped taking the body: its delay, timed like a late response (504, and a breaker
         // failure), while the client's own body deadline waits.
         const ms = this.#req.headersTimeoutMs;
+        clearTimeout(this.#writeTimer);
         this.#writeTimer = setTimeout(() => {
           this.#fail(
             upstreamError(
