@@ -104,6 +104,19 @@ export class BodySource extends Readable {
   }
 }
 
+/**
+ * Gives a streamed body piece's memory back once the upstream socket is done with it (its write
+ * callback). Node's parser hands over each piece of a request body in an ArrayBuffer of its own, and V8
+ * frees such off-heap memory only after some 64 MiB of it have piled up: a cold process grew about
+ * 70 MiB over one 200 MiB upload. Detaching the buffer frees it now. Only a piece that is its buffer's
+ * one whole view is released, so a slice of shared memory is never touched.
+ */
+export function releasePiece(piece: Buffer): void {
+  const memory = piece.buffer;
+  if (!(memory instanceof ArrayBuffer) || memory.detached) return;
+  if (piece.byteOffset === 0 && piece.byteLength === memory.byteLength) memory.transfer(0);
+}
+
 /** Reads the whole body into memory; callers only do this under the fallback buffer cap. */
 export function bufferBody(req: IncomingMessage, limits: BodyLimits, capBytes: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

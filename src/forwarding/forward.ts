@@ -2,7 +2,7 @@
 // client's response, with backpressure both ways and no whole-body buffering. Resolves, never rejects.
 // Not undici: on this hot path undici cost as much CPU per request as everything else together (see
 // "Where the CPU goes" in docs/load-testing.md); a socket, a strict response parser and a timer do the job.
-import { BodySource } from './body.ts';
+import { BodySource, releasePiece } from './body.ts';
 import { copyBorrowed, recycle } from './borrowed-copies.ts';
 import { type Connection, type ConnectionUser, upstreamError } from './connection-pool.ts';
 import type { ProxyResponse } from './exchange.ts';
@@ -238,12 +238,15 @@ class Attempt implements ConnectionUser {
         socket.write(pendingHead, 'latin1');
         pendingHead = undefined;
       }
+      // Every piece comes from Node's parser (BodySource reads only an IncomingMessage) and goes nowhere
+      // else: once the socket has written it, its memory can go (see releasePiece).
+      const release = () => releasePiece(chunk);
       if (isChunked) {
         socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
-        socket.write(chunk);
+        socket.write(chunk, release);
         isFull = !socket.write('\r\n', 'latin1');
       } else {
-        isFull = !socket.write(chunk);
+        isFull = !socket.write(chunk, release);
       }
       socket.uncork();
       if (isFull) {

@@ -1,10 +1,12 @@
 // A streamed request body (src/forwarding/body.ts) when the upstream does not read it all: answered early,
-// or stalled. Who is blamed, what the caller gets, and that nothing acts after the attempt settled.
+// or stalled. Who is blamed, what the caller gets, and that nothing acts after the attempt settled; and how
+// a piece of it is freed once sent.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { releasePiece } from '../../src/forwarding/body.ts';
 import { startFnshift, statusOf } from '../helpers/fnshift.ts';
 
 /** A raw upstream: `onHead(socket)` runs once a request head has arrived; it may answer, or stop reading. */
@@ -99,4 +101,25 @@ test('an upstream that stops reading a body gets the 504, and the client that se
   assert.equal(statusOf(response), 504, response);
   assert.match(response, /"code":"FNSHIFT_UPSTREAM_TIMEOUT"/);
   assert.match(response, /\r\nconnection: close\r\n/i);
+});
+
+test('releasePiece frees a piece that is its whole buffer, and leaves slices of shared memory alone', () => {
+  const own = Buffer.from(new ArrayBuffer(64 * 1024));
+  own.fill(7);
+  releasePiece(own);
+  assert.equal(own.buffer.detached, true, 'a whole, own buffer is released');
+  assert.equal(own.length, 0);
+  releasePiece(own); // twice is harmless
+
+  const shared = Buffer.alloc(64 * 1024, 1);
+  const head = shared.subarray(0, 1024);
+  const tail = shared.subarray(1024);
+  releasePiece(head);
+  releasePiece(tail);
+  assert.equal(shared.buffer.detached, false, 'slices are never released');
+  assert.equal(shared[0], 1);
+
+  const pooled = Buffer.from('a small piece in the shared pool');
+  releasePiece(pooled);
+  assert.equal(pooled.toString(), 'a small piece in the shared pool');
 });
