@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks';
 import type { RouteConfig } from './config/schema.ts';
 import type { Snapshot } from './config/snapshot.ts';
 import { FnshiftError } from './errors.ts';
-import { BodySource, bufferBody, hasBody } from './forwarding/body.ts';
+import { BodySource, bodyOf, bufferBody, hasStreamedBody } from './forwarding/body.ts';
 import type { ProxyRequest, ProxyResponse } from './forwarding/exchange.ts';
 import { canReplay, fallbackReason, isIdempotent, toUpstreamError } from './forwarding/fallback.ts';
 import { type AttemptRequest, type AttemptResult, attempt } from './forwarding/forward.ts';
@@ -216,7 +216,12 @@ export function createRequestPath(options: RequestPathOptions) {
     const legacyPath = canonicalPath + query;
     let body: AttemptRequest['body'] = null;
     let isBodyReplayable = true;
-    if (hasBody(req)) {
+    if (req.body !== undefined) {
+      // Read whole with its head (the fast lane): held in memory already, so as replayable as a body
+      // buffered under the cap.
+      body = bodyOf(req, limits);
+      isBodyReplayable = req.body.length <= limits.fallbackBufferBytes;
+    } else if (hasStreamedBody(req)) {
       const length = Number(req.headers['content-length']);
       if (isSafe && isIdempotent(req.method!) && length <= limits.fallbackBufferBytes) {
         try {
@@ -246,7 +251,7 @@ export function createRequestPath(options: RequestPathOptions) {
       return settle(ex, result, route.function);
     }
     const reason = result.kind === 'diverted' ? 'function_5xx' : fallbackReason(result.error);
-    const replayBody = bodySource && hasBody(req) ? new BodySource(req, limits) : body;
+    const replayBody = bodySource && hasStreamedBody(req) ? new BodySource(req, limits) : body;
     return toLegacy(ex, legacyPath, replayBody, route, reason);
   }
 
@@ -284,12 +289,7 @@ export function createRequestPath(options: RequestPathOptions) {
     const matched = snap.matcher(req.method!, path);
     if (!matched) {
       ex.event.reason = 'unmatched';
-      return toLegacy(
-        ex,
-        path + query,
-        hasBody(req) ? new BodySource(req, snap.config.limits) : null,
-        undefined,
-      );
+      return toLegacy(ex, path + query, bodyOf(req, snap.config.limits), undefined);
     }
     const route = matched.route;
     ex.event.route = route.name;
@@ -315,7 +315,7 @@ export function createRequestPath(options: RequestPathOptions) {
     return toLegacy(
       ex,
       path + query,
-      hasBody(req) ? new BodySource(req, snap.config.limits) : null,
+      bodyOf(req, snap.config.limits),
       route,
       decision.reason === 'breaker_open' ? 'breaker_open' : undefined,
     );

@@ -5,8 +5,12 @@ import { Readable } from 'node:stream';
 import { FnshiftError } from '../errors.ts';
 import type { ProxyRequest } from './exchange.ts';
 
-/** A request with a body is always Node's own: the fast lane takes only bodiless ones. */
-export function hasBody(req: ProxyRequest): req is IncomingMessage {
+/**
+ * A body still to be read from the request: then the request is Node's own, since the fast lane reads
+ * the bodies it takes whole, with their heads (`req.body`).
+ */
+export function hasStreamedBody(req: ProxyRequest): req is IncomingMessage {
+  if (req.body !== undefined) return false;
   const length = req.headers['content-length'];
   if (length !== undefined) return length !== '0';
   return req.headers['transfer-encoding'] !== undefined;
@@ -115,6 +119,12 @@ export function releasePiece(piece: Buffer): void {
   const memory = piece.buffer;
   if (!(memory instanceof ArrayBuffer) || memory.detached) return;
   if (piece.byteOffset === 0 && piece.byteLength === memory.byteLength) memory.transfer(0);
+}
+
+/** What goes upstream as the body: the bytes read whole with the head, a stream of the rest, or none. */
+export function bodyOf(req: ProxyRequest, limits: BodyLimits): Buffer | BodySource | null {
+  if (req.body !== undefined) return req.body.length > 0 ? req.body : null;
+  return hasStreamedBody(req) ? new BodySource(req, limits) : null;
 }
 
 /** Reads the whole body into memory; callers only do this under the fallback buffer cap. */

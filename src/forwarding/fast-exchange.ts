@@ -1,5 +1,6 @@
 // The fast lane's request and response: plain objects over the caller's socket in place of Node's
-// IncomingMessage and ServerResponse streams, for the bodiless requests fast-head.ts accepts. The
+// IncomingMessage and ServerResponse streams, for the requests fast-head.ts accepts (bodiless, or with a
+// small body read whole). The
 // response writes its head, body and framing in one corked write, as Node's server does.
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
@@ -19,13 +20,16 @@ export class FastRequest implements ProxyRequest {
   readonly httpVersionMinor = 1;
   readonly complete = true;
   readonly socket: Socket;
+  readonly body: Buffer | undefined;
 
-  constructor(head: FastHead, socket: Socket) {
+  /** `body`: the Content-Length bytes that followed the head (absent without Content-Length). */
+  constructor(head: FastHead, socket: Socket, body: Buffer | undefined) {
     this.method = head.method;
     this.url = head.url;
     this.headers = head.headers;
     this.rawHeaders = head.rawHeaders;
     this.socket = socket;
+    this.body = body;
   }
 }
 

@@ -1,13 +1,15 @@
-// Recognises the one request shape that dominates a sidecar's traffic: a bodiless GET or HEAD in
-// HTTP/1.1 with a plain header section, arrived whole. It does not reject anything: whatever it is not
-// sure of (a body, an upgrade, HTTP/1.0, a repeated field, a byte out of the strict grammar, a head cut
-// across reads, a limit reached) is left to Node's parser, which answers errors as before. So it only
-// needs to be right about what it accepts, never about what it refuses.
+// Recognises the request shapes that dominate a sidecar's traffic: an HTTP/1.1 request with a plain
+// header section and no body, or a small body framed by Content-Length, arrived whole with its head (the
+// reads, and the feedback or cart POSTs between them). It does not reject anything: whatever it is not
+// sure of (a chunked or large body, a body cut across reads, an upgrade, Expect, HTTP/1.0, a repeated
+// field, a byte out of the strict grammar, a head cut across reads, a limit reached) is left to Node's
+// parser, which answers errors as before. So it only needs to be right about what it accepts, never
+// about what it refuses.
 import type { LimitsConfig } from '../config/schema.ts';
 import { isPlainAscii, isToken, owsTrimmedSlice } from './http-syntax.ts';
 
 export type FastHead = {
-  method: 'GET' | 'HEAD';
+  method: string;
   /** The request target as sent (origin-form; the guard canonicalises it). */
   url: string;
   /** Names as sent, values trimmed: `[name, value, ...]`, as IncomingMessage.rawHeaders. */
@@ -18,24 +20,26 @@ export type FastHead = {
   isClose: boolean;
   /** Bytes the head took, its final CRLF included. */
   headBytes: number;
+  /** Content-Length (0 without one): the body is the `bodyBytes` after the head, all of them read. */
+  bodyBytes: number;
 };
 
+/**
+ * The largest body taken with its head. A body this size fits in one or two reads; a larger one is
+ * streamed by Node's side, so the fast lane never holds much of a caller's upload in memory.
+ */
+export const MAX_WHOLE_BODY_BYTES = 64 * 1024;
+
 const CRLF_CRLF = Buffer.from('\r\n\r\n');
-const REQUEST_LINE = /^(GET|HEAD) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
+const REQUEST_LINE = /^(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\/[\x21-\x7e]*) HTTP\/1\.1$/;
+/** Digits only: no sign, no list (`5, 5`), no spaces inside; at most 9 keeps Number() exact and small. */
+const CONTENT_LENGTH = /^[0-9]{1,9}$/;
 
 /**
- * Fields whose presence means framing, protocol switching or interim responses: Node handles those
- * requests, so the fast lane never frames a body or answers 100-continue.
+ * Fields whose presence means chunked framing, protocol switching or interim responses: Node handles
+ * those requests, so the fast lane never decodes chunks or answers 100-continue.
  */
-const LEFT_TO_NODE = new Set([
-  'content-length',
-  'transfer-encoding',
-  'upgrade',
-  'expect',
-  'http2-settings',
-  'te',
-  'trailer',
-]);
+const LEFT_TO_NODE = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'te', 'trailer']);
 
 /** The parsed head, or undefined when Node's parser should have the bytes (see the file comment). */
 export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | undefined {
@@ -70,12 +74,15 @@ export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | u
     rawHeaders.push(name, value);
   }
   if (headers.host === undefined) return undefined;
-  return {
-    method: match[1] as 'GET' | 'HEAD',
-    url: match[2]!,
-    rawHeaders,
-    headers,
-    isClose,
-    headBytes: end + 4,
-  };
+  const headBytes = end + 4;
+  let bodyBytes = 0;
+  const length = headers['content-length'];
+  if (length !== undefined) {
+    if (!CONTENT_LENGTH.test(length)) return undefined;
+    bodyBytes = Number(length);
+    // Over the cap: Node's side answers 413. Not all here yet: Node's side reads the rest as it comes.
+    if (bodyBytes > Math.min(limits.maxBodyBytes, MAX_WHOLE_BODY_BYTES)) return undefined;
+    if (headBytes + bodyBytes > bytes.length) return undefined;
+  }
+  return { method: match[1]!, url: match[2]!, rawHeaders, headers, isClose, headBytes, bodyBytes };
 }

@@ -1,10 +1,13 @@
 // The data listener's front door. Every connection starts in the fast lane, which serves it while its
-// requests are bodiless GETs and HEADs (fast-head.ts) with light request and response objects
-// (fast-exchange.ts). The first request that is anything else, with every byte after it, goes to Node's
-// http server on the same socket, through the server's own 'connection' listener, exactly as if Node had
-// accepted it: bodies, upgrades, malformed bytes, slow heads and their errors stay with Node's parser.
-// Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied GET than the rest of
-// fnshift's request path together (see "Where the CPU goes" in docs/load-testing.md).
+// requests are bodiless, or carry a small Content-Length body that arrived with the head (fast-head.ts),
+// with light request and response objects (fast-exchange.ts). The first request that is anything else,
+// with every byte after it, goes to Node's http server on the same socket, through the server's own
+// 'connection' listener, exactly as if Node had accepted it: chunked and large bodies, upgrades,
+// malformed bytes, slow heads and their errors stay with Node's parser.
+// Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied request than the rest of
+// fnshift's request path together (see "Where the CPU goes" in docs/load-testing.md). Small POSTs stay in
+// the lane because a hand-off is for good: with 8% feedback POSTs every keep-alive connection left it
+// within seconds, and the load test's fnshift spent 60% more CPU per request.
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../config/schema.ts';
@@ -104,10 +107,14 @@ class LaneConnection implements FastResponseOwner {
     }
     const head = parseFastHead(bytes, limits);
     if (!head) return this.#handOff();
-    this.#buffered = head.headBytes < bytes.length ? bytes.subarray(head.headBytes) : undefined;
+    const end = head.headBytes + head.bodyBytes;
+    // A view, not a copy: the read it came in is dropped once the request is done with it.
+    const body =
+      head.headers['content-length'] === undefined ? undefined : bytes.subarray(head.headBytes, end);
+    this.#buffered = end < bytes.length ? bytes.subarray(end) : undefined;
     this.#requests++;
     this.idleUntilMs = 0;
-    const req = new FastRequest(head, this.#socket);
+    const req = new FastRequest(head, this.#socket, body);
     const max = limits.maxRequestsPerSocket;
     const res = new FastResponse(req, this, {
       shouldKeepAlive: !head.isClose && (max === 0 || this.#requests < max),

@@ -1,13 +1,14 @@
 // parseFastHead as a pure function. Its contract is one-sided: it may leave any request to Node's parser
-// (undefined), but what it does accept must be a whole, plainly formed, bodiless HTTP/1.1 GET or HEAD,
-// read exactly as Node would read it, since nothing checks that request again.
+// (undefined), but what it does accept must be a whole, plainly formed HTTP/1.1 request, bodiless or with
+// a small Content-Length body all read, taken exactly as Node would take it, since nothing checks that
+// request again.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
-import { type FastHead, parseFastHead } from '../../src/forwarding/fast-head.ts';
+import { type FastHead, MAX_WHOLE_BODY_BYTES, parseFastHead } from '../../src/forwarding/fast-head.ts';
 import { buildConfig } from '../helpers/fnshift.ts';
 
 const limits = buildConfig({ legacy: { url: 'http://127.0.0.1:1' } }).limits;
@@ -53,6 +54,7 @@ test('a plain GET is parsed: names as sent, values trimmed, lower-case lookup, t
       },
       isClose: false,
       headBytes: bytes.length,
+      bodyBytes: 0,
     },
   );
 });
@@ -104,13 +106,70 @@ test('exactly maxHeaderCount fields are accepted', () => {
   assert.equal(head?.rawHeaders.length, limits.maxHeaderCount * 2);
 });
 
+test('a POST with a Content-Length body that arrived whole: the body is the bytes after the head', () => {
+  const body = '{"action":"click"}\r\n\r\nGET /not-a-request HTTP/1.1\r\n\r\n';
+  const head = request('POST /api/feedback HTTP/1.1', 'Host: a', `Content-Length: ${body.length}`);
+  const next = request('GET /next HTTP/1.1', 'Host: a');
+  const parsed = fast(head + body + next);
+  assert.equal(parsed?.method, 'POST');
+  assert.equal(parsed?.headBytes, head.length);
+  assert.equal(parsed?.bodyBytes, body.length);
+  assert.equal(fast((head + body + next).slice(head.length + body.length))?.url, '/next');
+});
+
+test('methods that may carry a body, without one or with Content-Length: 0', () => {
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+    assert.equal(fast(request(`${method} / HTTP/1.1`, 'Host: a'))?.bodyBytes, 0, method);
+    assert.equal(fast(request(`${method} / HTTP/1.1`, 'Host: a', 'Content-Length: 0'))?.bodyBytes, 0, method);
+  }
+  assert.equal(fast(`${request('GET / HTTP/1.1', 'Host: a', 'content-length: 5')}hello`)?.bodyBytes, 5);
+  assert.equal(fast(`${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 007')}1234567`)?.bodyBytes, 7);
+});
+
+test('a body as large as the smaller of MAX_WHOLE_BODY_BYTES and limits.maxBodyBytes is taken, a byte more is not', () => {
+  const post = (bytes: number) =>
+    request('POST / HTTP/1.1', 'Host: a', `Content-Length: ${bytes}`) + 'x'.repeat(bytes);
+  assert.equal(fast(post(MAX_WHOLE_BODY_BYTES))?.bodyBytes, MAX_WHOLE_BODY_BYTES);
+  assert.equal(fast(post(MAX_WHOLE_BODY_BYTES + 1)), undefined);
+  const small = { ...limits, maxBodyBytes: 100 };
+  const parse = (bytes: string) => parseFastHead(Buffer.from(bytes, 'latin1'), small);
+  assert.equal(parse(post(100))?.bodyBytes, 100);
+  assert.equal(parse(post(101)), undefined, "over maxBodyBytes: Node's side answers 413");
+});
+
 const LEFT_TO_NODE: Array<[why: string, bytes: string]> = [
-  ['POST', request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 0')],
-  ['POST without a body', request('POST / HTTP/1.1', 'Host: a')],
-  ['OPTIONS', request('OPTIONS / HTTP/1.1', 'Host: a')],
+  ['a body not all read yet', `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 10')}12345`],
+  ['a body not read at all', request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1')],
+  [
+    'a chunked POST',
+    `${request('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked')}1\r\na\r\n0\r\n\r\n`,
+  ],
+  [
+    'Content-Length and Transfer-Encoding',
+    request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 0', 'Transfer-Encoding: chunked'),
+  ],
+  [
+    'two Content-Lengths',
+    `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1', 'Content-Length: 1')}a`,
+  ],
+  ['a Content-Length list', `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1, 1')}a`],
+  ['a signed Content-Length', `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: +1')}a`],
+  ['a hex Content-Length', `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 0x1')}a`],
+  ['an empty Content-Length', request('POST / HTTP/1.1', 'Host: a', 'Content-Length:')],
+  [
+    'a space inside Content-Length',
+    `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1 0')}0123456789`,
+  ],
+  ['a ten-digit Content-Length', request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 0000000001')],
+  [
+    'a POST with Expect',
+    `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1', 'Expect: 100-continue')}a`,
+  ],
+  ['CONNECT', request('CONNECT a:443 HTTP/1.1', 'Host: a:443')],
+  ['TRACE', request('TRACE / HTTP/1.1', 'Host: a')],
+  ['an unknown method', request('PROPFIND / HTTP/1.1', 'Host: a')],
+  ['OPTIONS *', request('OPTIONS * HTTP/1.1', 'Host: a')],
   ['a lower-case method', request('get / HTTP/1.1', 'Host: a')],
-  ['GET with Content-Length: 0', request('GET / HTTP/1.1', 'Host: a', 'Content-Length: 0')],
-  ['GET with Content-Length', request('GET / HTTP/1.1', 'Host: a', 'content-length: 5')],
   ['GET with Transfer-Encoding', request('GET / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked')],
   ['Upgrade', request('GET / HTTP/1.1', 'Host: a', 'Connection: Upgrade', 'Upgrade: websocket')],
   ['Upgrade alone', request('GET / HTTP/1.1', 'Host: a', 'Upgrade: h2c')],
@@ -179,7 +238,7 @@ const LEFT_TO_NODE: Array<[why: string, bytes: string]> = [
   ['an empty Connection', request('GET / HTTP/1.1', 'Host: a', 'Connection:')],
 ];
 
-test('everything but a plain bodiless HTTP/1.1 GET or HEAD is left to Node', () => {
+test('everything but a plain HTTP/1.1 request with no body or a whole small Content-Length one is left to Node', () => {
   for (const [why, bytes] of LEFT_TO_NODE) assert.equal(fast(bytes), undefined, why);
 });
 
@@ -209,20 +268,28 @@ const target = fc.oneof(
   fc.webPath().filter((p) => p.startsWith('/')),
 );
 
-/** Heads shaped like what the fast lane accepts, so most of them are accepted. */
+/** Requests shaped like what the fast lane accepts, so most of them are accepted. */
 const plainHead = fc
   .record({
-    method: fc.constantFrom('GET', 'HEAD'),
+    method: fc.constantFrom('GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'),
     target,
     host: value,
     hostAt: fc.nat(),
     fields: fc.array(fc.tuple(name, ows, value, ows), { maxLength: 8 }),
+    // Bodies that look like heads and requests, so a body read as a head would show.
+    body: fc.option(
+      fc
+        .uint8Array({ maxLength: 40 })
+        .map((b) => `${Buffer.from(b).toString('latin1')}\r\n\r\nGET /b HTTP/1.1\r\n`),
+    ),
+    lengthAt: fc.nat(),
     tail: fc.constantFrom('', 'GET /next HTTP/1.1\r\n', 'garbage'),
   })
-  .map(({ method, target, host, hostAt, fields, tail }) => {
+  .map(({ method, target, host, hostAt, fields, body, lengthAt, tail }) => {
     const lines = fields.map(([n, a, v, b]) => `${n}:${a}${v}${b}`);
     lines.splice(hostAt % (lines.length + 1), 0, `Host: ${host}`);
-    return Buffer.from(request(`${method} ${target} HTTP/1.1`, ...lines) + tail, 'latin1');
+    if (body !== null) lines.splice(lengthAt % (lines.length + 1), 0, `Content-Length: ${body.length}`);
+    return Buffer.from(request(`${method} ${target} HTTP/1.1`, ...lines) + (body ?? '') + tail, 'latin1');
   });
 
 const ODD = [...Buffer.from('\r\n:\t \x00\x0b\x0c\x7f\x80\xa0\xffGETHOST/1.1', 'latin1')];
@@ -270,10 +337,12 @@ test('any head it accepts, written out again from its rawHeaders, parses to the 
       const head = parseFastHead(bytes, limits);
       if (!head) return;
       accepted++;
-      const again = serialise(head);
-      assert.deepEqual(parseFastHead(again, limits), { ...head, headBytes: again.length });
-      // What it took is a whole head; what follows is left for the next parse.
-      assert.ok(head.headBytes <= bytes.length);
+      const headAgain = serialise(head);
+      const body = bytes.subarray(head.headBytes, head.headBytes + head.bodyBytes);
+      const again = Buffer.concat([headAgain, body]);
+      assert.deepEqual(parseFastHead(again, limits), { ...head, headBytes: headAgain.length });
+      // What it took is a whole head and its whole body; what follows is left for the next parse.
+      assert.ok(head.headBytes + head.bodyBytes <= bytes.length);
       assert.equal(bytes.toString('latin1', head.headBytes - 4, head.headBytes), '\r\n\r\n');
       assert.equal(head.rawHeaders.length, Object.keys(head.headers).length * 2);
     }),
@@ -286,10 +355,15 @@ test('any head it accepts, written out again from its rawHeaders, parses to the 
 async function nodeReads(t: TestContext) {
   const server = createServer((req, res) => {
     // In a header, not the body: the answer to HEAD has none.
-    const read = JSON.stringify({ method: req.method, url: req.url, rawHeaders: req.rawHeaders });
-    res.setHeader('x-read', Buffer.from(read).toString('base64'));
-    res.setHeader('connection', 'close');
-    res.end();
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('latin1');
+      const read = JSON.stringify({ method: req.method, url: req.url, rawHeaders: req.rawHeaders, body });
+      res.setHeader('x-read', Buffer.from(read).toString('base64'));
+      res.setHeader('connection', 'close');
+      res.end();
+    });
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -310,7 +384,7 @@ async function nodeReads(t: TestContext) {
   };
 }
 
-test('a head it accepts is one Node accepts too, with the same method, target and fields', async (t) => {
+test('a request it accepts is one Node accepts too, with the same method, target, fields and body', async (t) => {
   const read = await nodeReads(t);
   // Heads a byte away from plain, at the edges of values where trimming decides.
   const edge = fc.constantFrom('', ' ', '\t', '\x0b', '\x0c', '\r', '\n', '\xa0', '\x00', '\x85');
@@ -324,14 +398,19 @@ test('a head it accepts is one Node accepts too, with the same method, target an
     );
   let accepted = 0;
   await fc.assert(
-    fc.asyncProperty(fc.oneof(plainHead, nearlyPlain), async (bytes) => {
+    fc.asyncProperty(fc.oneof(plainHead, nearlyPlain, mutated), async (bytes) => {
       const head = parseFastHead(bytes, limits);
       if (!head) return;
       accepted++;
-      const whole = bytes.subarray(0, head.headBytes);
+      const whole = bytes.subarray(0, head.headBytes + head.bodyBytes);
       assert.deepEqual(
         await read(whole),
-        { method: head.method, url: head.url, rawHeaders: head.rawHeaders },
+        {
+          method: head.method,
+          url: head.url,
+          rawHeaders: head.rawHeaders,
+          body: whole.toString('latin1', head.headBytes),
+        },
         JSON.stringify(whole.toString('latin1')),
       );
     }),
