@@ -13,6 +13,8 @@ test('measures direct and fnshift rounds at the same rate and reports the added 
     addedUs: { p50: number; p99: number };
     cpuWaitPercent: Record<'direct' | 'fnshift', Array<Record<string, number | null>>>;
     fnshiftOwnUs: { p50: number | null; p99: number | null };
+    perRound: Array<{ directP99Us: number; fnshiftP99Us: number; addedP99Us: number }>;
+    medianAddedP99Us: number;
   };
   assert.ok(findings.saturationRps > 0);
   assert.ok(findings.rateRps >= 50);
@@ -23,6 +25,15 @@ test('measures direct and fnshift rounds at the same rate and reports the added 
   assert.equal(phase(result, 'saturation probe').countsForSlo, false);
   assert.equal(typeof findings.addedUs.p50, 'number');
   assert.equal(result.headline.addedP50?.value, findings.addedUs.p50);
+  // Per round: the two p99s and their difference, from the round's own phases; one round here, so the
+  // median is that round's.
+  assert.equal(findings.perRound.length, 1);
+  const [only] = findings.perRound;
+  assert.equal(only!.directP99Us, direct.latency.service.p99Us);
+  assert.equal(only!.fnshiftP99Us, through.latency.service.p99Us);
+  assert.equal(only!.addedP99Us, only!.fnshiftP99Us - only!.directP99Us);
+  assert.equal(findings.medianAddedP99Us, only!.addedP99Us);
+  assert.equal(result.headline.addedP99MedianRound?.value, findings.medianAddedP99Us);
   assert.equal(direct.errors.total + through.errors.total + through.status5xx, 0);
   // One entry per round, a share of the round for each of the three processes (Linux: all readable).
   for (const rounds of [findings.cpuWaitPercent.direct, findings.cpuWaitPercent.fnshift]) {
