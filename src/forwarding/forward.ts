@@ -135,7 +135,8 @@ class Attempt implements ConnectionUser {
       return false;
     }
     this.#hasRetried = true;
-    clearTimeout(this.#timer);
+    // The headers timer armed by the first write keeps running: the caller has waited since then, and a
+    // socket that closed late (or a slow connect) must not buy the retry a second whole headersTimeoutMs.
     const connection = this.#connection;
     this.#connection = undefined;
     if (connection) {
@@ -212,7 +213,8 @@ class Attempt implements ConnectionUser {
       socket.uncork();
     }
     this.#isRequestWritten = true;
-    this.#armTimer('UPSTREAM_HEADERS_TIMEOUT', req.headersTimeoutMs);
+    // A retry runs on what is left of the first write's deadline (see #retryOnStaleSocket).
+    if (!this.#hasRetried) this.#armTimer('UPSTREAM_HEADERS_TIMEOUT', req.headersTimeoutMs);
   }
 
   /**
@@ -397,7 +399,6 @@ class Attempt implements ConnectionUser {
 
   #onClientClose = (): void => {
     if (this.#isDone || this.#req.res.writableFinished) return;
-    this.#cancelWait?.();
     this.#finish({ kind: 'client_gone', isSent: this.#isSent });
   };
 
@@ -437,6 +438,10 @@ class Attempt implements ConnectionUser {
   ): void {
     if (this.#isDone) return;
     this.#isDone = true;
+    // Still waiting for a connection (the client left, or a retry's deadline ran out while it connected):
+    // the socket, when it comes, serves the next caller.
+    this.#cancelWait?.();
+    this.#cancelWait = undefined;
     clearTimeout(this.#timer);
     clearTimeout(this.#writeTimer);
     this.#parser.stop();
