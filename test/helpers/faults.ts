@@ -1,6 +1,7 @@
 // Fault injection without Docker, after Toxiproxy's toxics (reset_peer, timeout, bandwidth, limit_data,
 // slow_close): scripted node:http upstreams that count what reached them, clients that hang up at each
 // stage, and a check that pools, sockets and timers are back where they were once a fault is over.
+import { AsyncLocalStorage, createHook } from 'node:async_hooks';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import {
@@ -139,7 +140,9 @@ export async function startUpstream(
   });
   server.on('clientError', (_error, socket) => socket.destroy());
   server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 10_000;
-  server.listen(0, '127.0.0.1');
+  // Listening inside the scope, whose context the handle hands to every callback it runs (upstreamScope).
+  trackResources();
+  upstreamScope.run(true, () => server.listen(0, '127.0.0.1'));
   await once(server, 'listening');
   t.after(async () => {
     for (const socket of sockets) socket.destroy();
@@ -504,37 +507,210 @@ export async function abortWhilePending(
   return client;
 }
 
+// -------------------------------------------------------------------------------------------- resources
+
+// process.getActiveResourcesInfo() lists only what keeps the event loop alive, so an unref()'d timer or
+// socket is invisible to it, and fnshift unrefs several: the request-body idle timer, pool sweepers,
+// idle pool sockets. process._getActiveHandles() skips unref'd handles too, and lists no timers at all.
+// async_hooks reports every timer and TCP handle from its creation (init) to its end (destroy: a timer
+// fired or cleared, a handle closed), ref'd or not. It is enabled by the first scenario or baseline, so
+// only the test processes that use them pay: with a destroy hook Node tracks every promise as well,
+// about 1.3 µs each, some 15 ms for the 12,000 promises of the busiest file here (fast-lane.test.ts).
+
+type Kind = 'socket' | 'server' | 'timer';
+
+const KIND_OF: Readonly<Record<string, Kind>> = {
+  TCPWRAP: 'socket',
+  TCPSERVERWRAP: 'server',
+  Timeout: 'timer',
+};
+
+const NOUN: Readonly<Record<Kind, readonly [string, string]>> = {
+  socket: ['TCP socket', 'TCP sockets'],
+  server: ['TCP server', 'TCP servers'],
+  timer: ['timer', 'timers'],
+};
+
+type Address = { address?: string; port?: number };
+
+/** What async_hooks hands over: a Timeout, or a TCP handle (TCPWRAP, TCPSERVERWRAP). */
+type Resource = {
+  hasRef(): boolean;
+  /** A handle's descriptor; -1 once it is closing. */
+  fd?: number;
+  /** A timer that fired (and does not repeat) or was cleared. */
+  _destroyed?: boolean;
+  _idleTimeout?: number;
+  _repeat?: number | null;
+  getsockname?(out: Address): number;
+  getpeername?(out: Address): number;
+};
+
+type Tracked = { id: number; kind: Kind; resource: Resource; triggerId: number; trace: { stack?: string } };
+
+const live = new Map<number, Tracked>();
+let newestId = 0;
+
+/**
+ * The scripted upstreams run in this process, but what they hold is theirs: an idle keep-alive socket
+ * there carries node:http's keep-alive timer, a listening one its connections check. Their servers listen
+ * inside this scope, so whatever their callbacks create is known by its context, and the sockets they
+ * accept by the server that triggered them.
+ */
+const upstreamScope = new AsyncLocalStorage<true>();
+const upstreamServers = new Set<number>();
+
+let isTracking = false;
+
+function trackResources(): void {
+  if (isTracking) return;
+  isTracking = true;
+  createHook({ init: onInit, destroy: onDestroy }).enable();
+}
+
+function onInit(id: number, type: string, triggerId: number, resource: object): void {
+  const kind = KIND_OF[type];
+  if (kind === undefined) return;
+  if (upstreamScope.getStore() || upstreamServers.has(triggerId)) {
+    if (kind === 'server') upstreamServers.add(id);
+    return;
+  }
+  const trace: { stack?: string } = {};
+  Error.captureStackTrace(trace, onInit);
+  live.set(id, { id, kind, resource: resource as Resource, triggerId, trace });
+  newestId = id;
+}
+
+function onDestroy(id: number): void {
+  live.delete(id);
+  upstreamServers.delete(id);
+}
+
+/**
+ * Node runs destroy hooks a loop turn or two after a timer fired or was cleared, or a handle began to
+ * close: each counts as gone from that moment, so a baseline taken right after a cleanup is exact. (A
+ * socket has no descriptor before it starts to connect either, a moment nothing at rest is in.)
+ */
+function isAlive({ kind, resource }: Tracked): boolean {
+  return kind === 'timer' ? resource._destroyed !== true : (resource.fd ?? 0) >= 0;
+}
+
+function portOf(resource: Resource, side: 'local' | 'peer'): string {
+  const out: Address = {};
+  const status = side === 'local' ? resource.getsockname?.(out) : resource.getpeername?.(out);
+  return status === 0 ? `:${out.port}` : ':?';
+}
+
+/**
+ * Where a resource was made: the first frame outside Node's own modules, else the socket's server (an
+ * accepted connection), else Node's own frame (a server's connections check, a socket's idle timer).
+ */
+function siteOf({ trace, triggerId }: Tracked): string {
+  const frames = (trace.stack ?? '').split('\n').slice(1);
+  const own = frames.find((line) => !/\(node:|at node:/.test(line));
+  const server = live.get(triggerId);
+  if (own === undefined && server?.kind === 'server')
+    return `accepted by the server on ${portOf(server.resource, 'local')}`;
+  const frame = own ?? frames.find((line) => !line.includes('node:internal/async_hooks')) ?? '?';
+  const at = frame.trim().replace(/^at /, '').replace('file://', '').replace(`${process.cwd()}/`, '');
+  return `made at ${at}`;
+}
+
+function describe(entry: Tracked): string {
+  const { kind, resource } = entry;
+  const ref = resource.hasRef() ? "ref'd" : "unref'd";
+  const what =
+    kind === 'timer'
+      ? resource._repeat
+        ? `interval every ${resource._repeat} ms`
+        : `timer of ${resource._idleTimeout} ms`
+      : kind === 'server'
+        ? `TCP server on ${portOf(resource, 'local')}`
+        : `TCP socket ${portOf(resource, 'local')} -> ${portOf(resource, 'peer')}`;
+  return `${ref} ${what} ${siteOf(entry)}`;
+}
+
+type Census = Record<Kind, { refd: number; unrefd: number }>;
+
+function census(): Census {
+  const counts: Census = {
+    socket: { refd: 0, unrefd: 0 },
+    server: { refd: 0, unrefd: 0 },
+    timer: { refd: 0, unrefd: 0 },
+  };
+  // A timer refreshed after it fired is made again under a new id before the old id's destroy has run.
+  const seen = new Set<Resource>();
+  for (const entry of live.values()) {
+    if (!isAlive(entry) || seen.has(entry.resource)) continue;
+    seen.add(entry.resource);
+    if (entry.resource.hasRef()) counts[entry.kind].refd++;
+    else counts[entry.kind].unrefd++;
+  }
+  return counts;
+}
+
 // --------------------------------------------------------------------------------------------- baseline
 
 export type Baseline = {
-  /** Ref'd TCP sockets, minus idle pool sockets (their fixture side is the one ref'd handle each). */
-  sockets: number;
-  timers: number;
+  /** TCP sockets, servers and timers, ref'd or not, not the upstreams', minus those allowed at rest. */
+  counts: Record<Kind, number>;
+  /** The async id of the newest of them: any made later is new since the baseline. */
+  newestId: number;
 };
-
-function resources(): { sockets: number; timers: number } {
-  let sockets = 0;
-  let timers = 0;
-  for (const type of process.getActiveResourcesInfo()) {
-    if (type === 'TCPSocketWrap') sockets++;
-    else if (type === 'Timeout') timers++;
-  }
-  return { sockets, timers };
-}
 
 function upstreamsOf(app: App) {
   const snap = app.snapshot;
   return [snap.legacy, ...Object.values(snap.functions)];
 }
 
-function idlePoolSockets(app: App): number {
-  return upstreamsOf(app).reduce((sum, u) => sum + u.pool.stats.free, 0);
+/**
+ * What fnshift rightly holds at rest beyond its baseline: each idle pool socket, one sweep interval per
+ * pool that has any (connection-pool.ts), and the timer of each open breaker that half-opens it (opossum
+ * arms one per opening: lib/circuit.js, _startTimer).
+ */
+function atRest(app: App): Record<Kind, number> {
+  const pools = upstreamsOf(app).map((u) => u.pool.stats.free);
+  const openBreakers = Object.keys(app.snapshot.functions).filter(
+    (name) => app.breakers.state(name) === 'open',
+  );
+  return {
+    socket: pools.reduce((sum, free) => sum + free, 0),
+    server: 0,
+    timer: pools.filter((free) => free > 0).length + openBreakers.length,
+  };
+}
+
+function countsOf(app: App): { census: Census; rest: Record<Kind, number>; counts: Record<Kind, number> } {
+  const now = census();
+  const rest = atRest(app);
+  const total = (kind: Kind) => now[kind].refd + now[kind].unrefd - rest[kind];
+  return {
+    census: now,
+    rest,
+    counts: { socket: total('socket'), server: total('server'), timer: total('timer') },
+  };
+}
+
+/** At most this many new resources are named in a failure. */
+const NAMED_AT_MOST = 8;
+
+/** `2 more TCP sockets than at baseline (...)`, with the new ones named and where they were made. */
+function excess(kind: Kind, extra: number, now: Census, rest: Record<Kind, number>, since: number): string {
+  const [one, many] = NOUN[kind];
+  const fresh = [...live.values()].filter((e) => e.kind === kind && e.id > since && isAlive(e));
+  const named = fresh.slice(0, NAMED_AT_MOST).map(describe);
+  if (fresh.length > NAMED_AT_MOST) named.push(`${fresh.length - NAMED_AT_MOST} more`);
+  return (
+    `${extra} more ${extra === 1 ? one : many} than at baseline (now ${now[kind].refd} ref'd and ` +
+    `${now[kind].unrefd} unref'd, ${rest[kind]} of them allowed at rest); new since baseline: ` +
+    (named.length > 0 ? named.join(', ') : 'none, so one made before it outlived what it served')
+  );
 }
 
 /** Take before the fault: the handles and timers the process holds when nothing is in flight. */
 export function baseline(app: App): Baseline {
-  const { sockets, timers } = resources();
-  return { sockets: sockets - idlePoolSockets(app), timers };
+  trackResources();
+  return { counts: countsOf(app).counts, newestId };
 }
 
 function leftovers(app: App, before: Baseline): string[] {
@@ -547,17 +723,18 @@ function leftovers(app: App, before: Baseline): string[] {
     if (connected !== free) problems.push(`${u.origin}: ${connected - free} busy pool sockets`);
     if (u.inFlight !== 0) problems.push(`${u.origin}: inFlight counter ${u.inFlight}`);
   }
-  const now = resources();
-  const sockets = now.sockets - idlePoolSockets(app);
-  if (sockets > before.sockets)
-    problems.push(`${sockets - before.sockets} more TCP sockets than at baseline`);
-  if (now.timers > before.timers) problems.push(`${now.timers - before.timers} more timers than at baseline`);
+  const { census: now, rest, counts } = countsOf(app);
+  for (const kind of ['socket', 'server', 'timer'] as const) {
+    const extra = counts[kind] - before.counts[kind];
+    if (extra > 0) problems.push(excess(kind, extra, now, rest, before.newestId));
+  }
   return problems;
 }
 
 /**
  * After a fault: every pool idle (nothing pending, running or busy; fnshift's in-flight counters at 0),
- * and no more sockets or timers than at `before`. Polls, because sockets close asynchronously.
+ * and no more sockets, servers or timers, ref'd or unref'd, than at `before`. Polls, because sockets
+ * close asynchronously.
  */
 export async function assertBackToBaseline(app: App, before: Baseline, timeoutMs = 5000): Promise<void> {
   await waitUntil(
@@ -597,6 +774,7 @@ export type Scenario = {
 
 /** fnshift with one route, `recommend` on /api/recommend at weight 100, between two scripted upstreams. */
 export async function startScenario(t: TestContext, options: ScenarioOptions): Promise<Scenario> {
+  trackResources();
   const fn = options.fn === 'refused' ? undefined : await startUpstream(t, options.fn);
   const legacyToxic = options.legacy ?? toxics.respond(200, 'legacy');
   const legacy = legacyToxic === 'refused' ? undefined : await startUpstream(t, legacyToxic);
