@@ -2,7 +2,13 @@
 // both ways; a refusal is relayed and ends the connection.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { type AddressInfo, connect, createServer as createNetServer, type Socket } from 'node:net';
+import {
+  type AddressInfo,
+  connect,
+  createServer as createNetServer,
+  type Server,
+  type Socket,
+} from 'node:net';
 import { type TestContext, test } from 'node:test';
 import { bodyOf, startFixture, startFnshift, startRawFixture, statusOf } from '../helpers/fnshift.ts';
 import { openTunnel, readUntil, startUpgradeLegacy, valuesOf } from '../helpers/raw.ts';
@@ -206,6 +212,17 @@ const HELLO_FRAME = Buffer.from([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f,
 const ADMIN_REQUEST =
   'GET /admin HTTP/1.1\r\nHost: fnshift.test\r\nX-Forwarded-For: 10.0.0.1\r\nX-Fnshift-Force: function\r\n\r\n';
 
+/** Listens on 127.0.0.1, port 0; the test's end destroys every socket in `sockets` and closes the server. */
+async function listenForTest(t: TestContext, server: Server, sockets: Set<Socket>): Promise<number> {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
 /**
  * A keep-alive legacy that answers an upgrade with `refusal` and keeps the connection open, as a server
  * waiting for the next request does; a later request on it gets `200 admin` and a close. It records every
@@ -231,13 +248,7 @@ async function startRefusingLegacy(t: TestContext, refusal: string) {
       }
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenForTest(t, server, sockets);
   return {
     url: `http://127.0.0.1:${port}`,
     heads,
@@ -319,13 +330,7 @@ async function startGatedUpgradeLegacy(t: TestContext) {
       onAfter();
     });
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  t.after(() => {
-    for (const socket of sockets) socket.destroy();
-    return new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  const port = (server.address() as AddressInfo).port;
+  const port = await listenForTest(t, server, sockets);
   return {
     url: `http://127.0.0.1:${port}`,
     asked: asked.promise,
