@@ -4,19 +4,11 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { type TestContext, test } from 'node:test';
-import type { BreakerConfig } from '../../src/config/schema.ts';
 import type { AttemptResult } from '../../src/forwarding/forward.ts';
 import { type Breaker, createBreaker, verdictOf } from '../../src/resilience/breaker.ts';
+import { testBreakerConfig } from '../helpers/breaker.ts';
 
-const config: BreakerConfig = {
-  enabled: true,
-  errorThresholdPercent: 50,
-  minimumRequests: 10,
-  rollingWindowMs: 10_000,
-  rollingWindowBuckets: 10,
-  openDurationMs: 5_000,
-  maxConcurrent: 100,
-};
+const config = testBreakerConfig;
 
 const ok: AttemptResult = { kind: 'relayed', statusCode: 200 };
 const fivexx: AttemptResult = { kind: 'diverted', statusCode: 503 };

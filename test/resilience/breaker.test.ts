@@ -5,16 +5,9 @@ import type { BreakerConfig } from '../../src/config/schema.ts';
 import type { AttemptResult } from '../../src/forwarding/forward.ts';
 import { createBreaker } from '../../src/resilience/breaker.ts';
 import { createBreakerRegistry } from '../../src/resilience/breakers.ts';
+import { testBreakerConfig } from '../helpers/breaker.ts';
 
-const config: BreakerConfig = {
-  enabled: true,
-  errorThresholdPercent: 50,
-  minimumRequests: 10,
-  rollingWindowMs: 10_000,
-  rollingWindowBuckets: 10,
-  openDurationMs: 5_000,
-  maxConcurrent: 100,
-};
+const config = testBreakerConfig;
 
 const ok: AttemptResult = { kind: 'relayed', statusCode: 200 };
 const notFound: AttemptResult = { kind: 'relayed', statusCode: 404 };
