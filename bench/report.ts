@@ -1,4 +1,5 @@
 // The bench's results: per-contender summary, fnshift's ratios against the goals, and the text report.
+import { describeStallOutcome, type StallProbeOutcome } from '../loadtest/stalls.ts';
 import type { RoundCpu } from './cpu-time.ts';
 import type { LatencyPercentilesUs } from './latency.ts';
 import type { RoundMeasurement } from './load.ts';
@@ -324,12 +325,19 @@ export interface BenchSettings {
   readonly loadgen: string;
 }
 
+export interface MachineStallProbes {
+  readonly beforeRounds: StallProbeOutcome;
+  readonly afterRounds: StallProbeOutcome;
+}
+
 /** The JSON document written to --out; `schemaVersion` changes when a field changes meaning. */
 export interface BenchReport {
   readonly schemaVersion: 1;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: MachineInfo;
+  /** Busy loops on every core just before the first measured round and after the last: the p99's floor. */
+  readonly machineStalls: MachineStallProbes;
   readonly settings: BenchSettings;
   readonly contenders: readonly ContenderResult[];
   readonly ratios: readonly Ratio[];
@@ -360,6 +368,7 @@ export function formatReport(report: BenchReport): string {
     `origin: node:http, ${s.originBodyBytes}-byte JSON, keep-alive; nginx/haproxy workers: ${s.nativeWorkers}`,
     `machine: ${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, load average ${m.loadAverage1m.toFixed(2)}`,
     `versions: node ${m.node}, ${m.nginx}, ${m.haproxy}`,
+    formatMachineStalls(report.machineStalls),
     '',
     formatTable(report.contenders),
     '',
@@ -374,6 +383,14 @@ export function formatReport(report: BenchReport): string {
     '',
     ...workersSection(report.contenders),
     measuresNote(m.cores),
+  ].join('\n');
+}
+
+/** One line per probe; one that failed says so and why, in its place. */
+export function formatMachineStalls(probes: MachineStallProbes): string {
+  return [
+    describeStallOutcome(probes.beforeRounds, 'Before the rounds'),
+    describeStallOutcome(probes.afterRounds, 'After the rounds'),
   ].join('\n');
 }
 

@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { probeStallsForReport } from '../loadtest/stalls.ts';
 import { type BenchChild, forkScript, killAllChildrenNow, waitForReadyPort } from './child.ts';
 import {
   type ContenderContext,
@@ -22,10 +23,14 @@ import {
   type ContenderResult,
   createReport,
   formatReport,
+  type MachineStallProbes,
   type RoundRecord,
   summarizeRounds,
 } from './report.ts';
 import { createWrkLoadGenerator, WRK_PATH } from './wrk.ts';
+
+/** A busy loop per core for 1 s: enough for a few of the ~3/s stalls ≥ 4 ms seen idle, short next to a round. */
+const STALL_PROBE_MS = 1000;
 
 /** Distinct sticky keys, so fnshift's weight-50 route splits them between "legacy" and "function". */
 const USER_COUNT = 64;
@@ -139,8 +144,15 @@ async function runRound(
   if (!running.isAlive()) entry.reason ??= running.deathReason();
 }
 
-/** Warm-up for each, then A B C A B C: a noisy moment on the machine hits every contender alike. */
-async function measureAll(entries: readonly Entry[], options: BenchOptions, requests: LoadJob['requests']) {
+/**
+ * Warm-up for each, then A B C A B C: a noisy moment on the machine hits every contender alike. The stall
+ * probes run right before the first measured round and after the last, while every contender sits idle.
+ */
+async function measureAll(
+  entries: readonly Entry[],
+  options: BenchOptions,
+  requests: LoadJob['requests'],
+): Promise<MachineStallProbes> {
   const load =
     options.loadgen === 'wrk'
       ? createWrkLoadGenerator({ threads: options.wrkThreads })
@@ -157,11 +169,13 @@ async function measureAll(entries: readonly Entry[], options: BenchOptions, requ
     for (const entry of entries) {
       await runRound(entry, load, job(options.warmupS), 'warm-up');
     }
+    const beforeRounds = await probeStallsForReport({ durationMs: STALL_PROBE_MS });
     for (let round = 1; round <= options.rounds; round++) {
       for (const entry of entries) {
         await runRound(entry, load, job(options.durationS), round);
       }
     }
+    return { beforeRounds, afterRounds: await probeStallsForReport({ durationMs: STALL_PROBE_MS }) };
   } finally {
     await load.stop();
   }
@@ -200,11 +214,12 @@ async function bench(options: BenchOptions, workDir: string): Promise<BenchRepor
     for (const name of options.only) {
       entries.push(await startEntry(name, context, requests[0]!));
     }
-    await measureAll(entries, options, requests);
+    const machineStalls = await measureAll(entries, options, requests);
     return createReport({
       startedAt,
       finishedAt: new Date().toISOString(),
       machine,
+      machineStalls,
       settings: {
         durationS: options.durationS,
         warmupS: options.warmupS,

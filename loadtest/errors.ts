@@ -7,6 +7,7 @@ export const loadtestErrorCodes = {
   FNSHIFT_LOADTEST_ADMIN: 'The admin API refused a request',
   FNSHIFT_LOADTEST_LOAD: 'The load generator failed',
   FNSHIFT_LOADTEST_COMPARE: 'The --compare file is not a load-test result',
+  FNSHIFT_LOADTEST_STALL_PROBE: 'The stall probe could not measure',
 } as const;
 
 export type LoadtestErrorCode = keyof typeof loadtestErrorCodes;

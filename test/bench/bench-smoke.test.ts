@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -45,6 +45,14 @@ function assertWellFormed(stdout: string, report: BenchReport): void {
   assert.match(stdout, /^direct\s.*\s-\s/m, 'direct has no proxy process to measure');
   assert.match(stdout, /goals:/);
   assert.match(stdout, /^machine: /m);
+  assert.match(stdout, /^Before the rounds, a busy loop on .* lost .* to stalls ≥ 50 µs /m);
+  assert.match(stdout, /^After the rounds, a busy loop on /m);
+  for (const probe of [report.machineStalls.beforeRounds, report.machineStalls.afterRounds]) {
+    assert.ok('threads' in probe, `the stall probe measured: ${JSON.stringify(probe)}`);
+    assert.equal(probe.durationMs, 1000);
+    assert.equal(probe.threads.length, availableParallelism());
+    assert.ok(probe.worst.lostPercent >= 0 && probe.worst.lostPercent <= 100);
+  }
   assert.equal(report.schemaVersion, 1);
   assert.equal(report.machine.node, process.version);
   assert.equal(report.settings.rounds, 1);

@@ -10,12 +10,14 @@ import {
   evaluateCpuGoals,
   evaluateGoals,
   formatGoals,
+  formatMachineStalls,
   formatRatios,
   formatTable,
   median,
   type RoundRecord,
   summarizeRounds,
 } from '../../bench/report.ts';
+import { probeStallsForReport } from '../../loadtest/stalls.ts';
 
 const latencyUs: LatencyPercentilesUs = {
   count: 1000,
@@ -225,4 +227,35 @@ test('formatRatios and formatGoals print the CPU ratios next to the req/s ones, 
   assert.match(goals, /by req\/s\s+by CPU per request/);
   assert.match(goals, /fnshift ≥ 2\.5× http-proxy\s+3\.00×\s+met\s+2\.50×\s+met$/m);
   assert.match(goals, /fnshift ≥ 0\.5× nginx\s+n\/a\s+not measured\s+-\s+not measured$/m);
+});
+
+test('formatMachineStalls prints one line per probe, and the error of one that could not measure', () => {
+  const core = { lostPercent: 8.43, stallsPerS: { atLeast1Ms: 14, atLeast4Ms: 2.4 }, longestMs: 11.42 };
+  const text = formatMachineStalls({
+    beforeRounds: { durationMs: 1000, thresholdMs: 0.05, cores: 1, threads: [core], worst: core },
+    afterRounds: { error: 'FNSHIFT_LOADTEST_STALL_PROBE: thread 0 exited with code 1 before its result' },
+  });
+  const lines = text.split('\n');
+  assert.equal(lines.length, 2);
+  assert.match(
+    lines[0]!,
+    /^Before the rounds, a busy loop on the one core lost 8\.4% of 1 s to stalls ≥ 50 µs /,
+  );
+  assert.match(lines[0]!, /14 stalls\/s of ≥ 1 ms, 2\.4\/s of ≥ 4 ms, the longest 11\.4 ms\./);
+  assert.equal(
+    lines[1],
+    'After the rounds, the stall probe could not measure: ' +
+      'FNSHIFT_LOADTEST_STALL_PROBE: thread 0 exited with code 1 before its result',
+  );
+});
+
+test('a stall probe that cannot run gives the report its error instead of failing the bench', async () => {
+  const failed = await probeStallsForReport({ durationMs: 5 });
+  assert.deepEqual(failed, {
+    error: 'FNSHIFT_LOADTEST_STALL_PROBE: durationMs must be from 50 to 10000, got 5',
+  });
+  assert.match(
+    formatMachineStalls({ beforeRounds: failed, afterRounds: failed }),
+    /^After the rounds, the stall probe could not measure: FNSHIFT_LOADTEST_STALL_PROBE: durationMs/m,
+  );
 });
