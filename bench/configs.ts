@@ -34,14 +34,18 @@ export interface NativeProxyOptions {
   /** nginx worker_processes / haproxy nbthread. */
   readonly workers: number;
   readonly workDir: string;
+  /**
+   * nginx without a master: one process that serves, so it can be killed like any other child (a killed
+   * master leaves its workers running) and its pid is the one doing the work. The load test's reference hop.
+   */
+  readonly isSingleProcess?: boolean;
 }
 
 export function nginxConfig(options: NativeProxyOptions): string {
   const dir = options.workDir;
-  return `# Written by bench/run.ts; nginx runs in the foreground with everything it writes in ${dir}.
+  return `# Written by the bench (or the load test); nginx runs in the foreground with everything it writes in ${dir}.
 daemon off;
-master_process on;
-worker_processes ${options.workers};
+${options.isSingleProcess ? 'master_process off;' : `master_process on;\nworker_processes ${options.workers};`}
 pid ${dir}/nginx.pid;
 error_log ${dir}/nginx-error.log warn;
 events { worker_connections 4096; }

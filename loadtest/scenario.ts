@@ -1,5 +1,7 @@
 // What a scenario is, and the context it runs in: fixtures, fnshift, the load, the admin sampler, all on
 // one clock and all stopped when the scenario ends, however it ends.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AdminClient } from './admin.ts';
 import type { FixtureServerOptions } from './fixture-server.ts';
 import { type FixtureHandle, startFixture } from './fixtures.ts';
@@ -12,6 +14,7 @@ import {
   type TrafficModelOptions,
 } from './model.ts';
 import type { Completion, Recorder } from './recorder.ts';
+import { isReferenceAvailable, type ReferenceProxy, startReferenceProxy } from './reference-proxy.ts';
 import { type Sampler, startSampler } from './sampler.ts';
 
 export interface ScenarioSettings {
@@ -72,6 +75,8 @@ export interface ScenarioContext {
   startLegacy(overrides?: Partial<FixtureServerOptions>): Promise<FixtureHandle>;
   startFunction(overrides?: Partial<FixtureServerOptions>): Promise<FixtureHandle>;
   startFnshift(config: FnshiftConfig): Promise<FnshiftHandle>;
+  /** nginx as a plain reverse proxy in front of `upstreamUrl`; undefined when nginx is not installed. */
+  startReference(upstreamUrl: string): Promise<ReferenceProxy | undefined>;
   /** Polls GET /routes for the whole run; its samples go into the result. */
   sample(admin: AdminClient, intervalMs?: number): Sampler;
   load(origin: string, options: LoadOptions): Promise<LoadRunSummary>;
@@ -142,6 +147,14 @@ export function createScenarioRun(parts: ContextParts): ScenarioRun {
       const fnshift = await startFnshift(parts.workDir, config);
       closers.push(() => fnshift.stop());
       return fnshift;
+    },
+    async startReference(upstreamUrl) {
+      if (!isReferenceAvailable()) return undefined;
+      const dir = join(parts.workDir, 'nginx');
+      mkdirSync(dir, { recursive: true });
+      const reference = await startReferenceProxy(upstreamUrl, dir);
+      closers.push(() => reference.stop());
+      return reference;
     },
     sample(admin, intervalMs = settings.isShort ? 50 : 100) {
       sampler = startSampler(admin, recorder.now, intervalMs);
