@@ -20,9 +20,10 @@ const SETTLE_S = { full: 2, short: 0.5 };
 // to any request whatever serves it, measured in the same run as the rounds.
 const STALL_PROBE_MS = { full: 1000, short: 200 };
 // Every round is a new generator run that opens all its connections at once, which costs the generator
-// and each server far more than requests on open connections (fnshift ~0.3 ms of CPU per new connection
-// and its first request, against ~0.06 ms per request on an open one). Steady traffic keeps its
-// connections, so the first part of each round is a phase of its own, reported but not counted in it.
+// and each server far more than requests on open connections (fnshift ~0.25 ms of CPU for a request on a
+// new connection, ~0.1 ms on an open one; 64 at once queue the round's first requests for tens of ms).
+// Steady traffic keeps its connections, so the first part of each round is a phase of its own, reported
+// but not counted in it.
 const LEAD_IN_S = { full: 0.5, short: 0.25 };
 
 type ArmName = 'direct' | 'fnshift' | 'nginx';
