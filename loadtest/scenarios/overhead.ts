@@ -208,6 +208,12 @@ export const overhead: Scenario = {
               unit: 'µs',
               better: 'lower',
             },
+            nginxAddedP99MedianRound: {
+              label: 'reference hop: nginx added p99, median of the rounds',
+              value: nginxFindings.medianAddedP99Us,
+              unit: 'µs',
+              better: 'lower',
+            },
             beyondNginxP99: {
               label: "fnshift's p99 beyond the reference hop's (fnshift − nginx)",
               value: nginxFindings.fnshiftBeyondUs.p99,
@@ -273,7 +279,8 @@ export const overhead: Scenario = {
           'cost; the difference is what fnshift adds.',
         nginxFindings
           ? `The reference hop, ${nginxFindings.detail} in front of the same app in the same alternating rounds, ` +
-            `added ${nginxFindings.addedUs.p50} µs at p50 and ${nginxFindings.addedUs.p99} µs at p99: what an extra ` +
+            `added ${nginxFindings.addedUs.p50} µs at p50 and ${nginxFindings.addedUs.p99} µs at p99 (median of the ` +
+            `rounds ${nginxFindings.medianAddedP99Us} µs, fnshift's ${medianAddedP99Us} µs): what an extra ` +
             'hop costs on this machine whatever proxy makes it. fnshift added ' +
             `${nginxFindings.fnshiftBeyondUs.p50} µs at p50 and ${nginxFindings.fnshiftBeyondUs.p99} µs at p99 beyond it.`
           : `No reference hop: nginx is not installed (${'apt-get install -y nginx-light'}), so this run cannot ` +

@@ -155,6 +155,7 @@ test('overhead scenario, short', { timeout: 40_000 }, async (t) => {
     assert.equal(reference.medianAddedP99Us, only!.nginxAddedP99Us);
     assert.equal(result.headline.nginxAddedP99?.value, reference.addedUs.p99);
     assert.equal(result.headline.beyondNginxP99?.value, reference.fnshiftBeyondUs.p99);
+    assert.equal(result.headline.nginxAddedP99MedianRound?.value, reference.medianAddedP99Us);
     assert.ok(
       result.notes.some((note) => note.startsWith('The reference hop, nginx/')),
       result.notes.join('\n'),
