@@ -4,6 +4,7 @@
 // so what the machine adds to any hop is told apart from what fnshift adds.
 import { bucketQuantile, histogramBuckets } from '../admin.ts';
 import { cpuWaitPercent, sampleCpuWait } from '../cpu-wait.ts';
+import { describeError } from '../errors.ts';
 import { createSteadyProfile } from '../model.ts';
 import type { PhaseStats } from '../recorder.ts';
 import type { HeadlineValue, Scenario } from '../scenario.ts';
@@ -55,7 +56,13 @@ export const overhead: Scenario = {
     const fnshift = await ctx.startFnshift(
       shopConfig({ legacyUrl: legacy.url, functionUrl: legacy.url, weightPercent: 0 }),
     );
-    const reference = await ctx.startReference(legacy.url);
+    // The reference is a yardstick, not the subject: when nginx will not start, the run goes on without it.
+    let referenceError: string | undefined;
+    const reference = await ctx.startReference(legacy.url).catch((error: unknown) => {
+      referenceError = describeError(error);
+      ctx.log(`overhead: no reference hop: ${referenceError}`);
+      return undefined;
+    });
     await ctx.warmUp(fnshift.data);
     if (reference) await ctx.warmUp(reference.url, settings.isShort ? 0.5 : 1);
     const rounds = settings.isShort ? ROUNDS.short : ROUNDS.full;
@@ -263,7 +270,7 @@ export const overhead: Scenario = {
         medianAddedP99Us,
         /** Each round's first seconds (new connections), not counted in the round: their p99 per arm, µs. */
         leadIn: { seconds: leadInS, p99Us: leadInP99Us },
-        /** The reference hop's numbers; null when nginx is not installed. */
+        /** The reference hop's numbers; null when nginx is not installed or did not start. */
         reference: nginxFindings ?? null,
         /** Busy loops on every core with no load, before and after the rounds: the tail's floor here. */
         machineStalls: { beforeRounds: stallsBefore, afterRounds: stallsAfter },
@@ -283,8 +290,8 @@ export const overhead: Scenario = {
             `rounds ${nginxFindings.medianAddedP99Us} µs, fnshift's ${medianAddedP99Us} µs): what an extra ` +
             'hop costs on this machine whatever proxy makes it. fnshift added ' +
             `${nginxFindings.fnshiftBeyondUs.p50} µs at p50 and ${nginxFindings.fnshiftBeyondUs.p99} µs at p99 beyond it.`
-          : `No reference hop: nginx is not installed (${'apt-get install -y nginx-light'}), so this run cannot ` +
-            'tell what any extra hop costs here from what fnshift costs.',
+          : `No reference hop: ${referenceError ? `nginx did not start (${referenceError})` : NO_NGINX}, so this ` +
+            'run cannot tell what any extra hop costs here from what fnshift costs.',
         `Each round starts ${settings.connections} new connections; its first ${leadInS} s is not counted in it. ` +
           `Over those lead-ins the p99 was ${arms.map((arm) => `${leadInP99Us[arm.name]} µs ${arm.name}`).join(', ')}: ` +
           'opening connections costs the generator and each server far more than requests on open ones.',
@@ -309,6 +316,7 @@ export const overhead: Scenario = {
 };
 
 const OWN_HISTOGRAM = 'fnshift_overhead_seconds';
+const NO_NGINX = 'nginx is not installed (apt-get install -y nginx-light)';
 
 function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
