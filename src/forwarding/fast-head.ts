@@ -2,9 +2,10 @@
 // header section and no body, or a small body framed by Content-Length, arrived whole with its head (the
 // reads, and the feedback or cart POSTs between them). It does not reject anything: whatever it is not
 // sure of (a chunked or large body, a body cut across reads, an upgrade, Expect, HTTP/1.0, a repeated
-// field, a byte out of the strict grammar, a head cut across reads, a limit reached) is left to Node's
-// parser, which answers errors as before. So it only needs to be right about what it accepts, never
-// about what it refuses.
+// field, a byte out of the strict grammar, a limit reached) is left to Node's parser, which answers
+// errors as before. So it only needs to be right about what it accepts, never about what it refuses. A
+// head cut across reads is the one thing it waits on (isHeadPending), when what arrived so far is a
+// head it would take.
 import type { LimitsConfig } from '../config/schema.ts';
 import { isPlainAscii, isToken, owsTrimmedSlice } from './http-syntax.ts';
 
@@ -52,28 +53,14 @@ export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | u
   const rawHeaders: string[] = [];
   // No prototype: `__proto__` or `constructor` is then a field like any other (and left to Node below).
   const headers: Record<string, string> = Object.create(null);
-  let isClose = false;
   while (eol !== -1) {
     if (rawHeaders.length >= limits.maxHeaderCount * 2) return undefined;
     const start = eol + 2;
     eol = text.indexOf('\r\n', start);
-    const lineEnd = eol === -1 ? text.length : eol;
-    const colon = text.indexOf(':', start);
-    if (colon === -1 || colon >= lineEnd) return undefined;
-    if (!isToken(text, start, colon) || !isPlainAscii(text, colon + 1, lineEnd)) return undefined;
-    const name = text.slice(start, colon);
-    const value = owsTrimmedSlice(text, colon + 1, lineEnd);
-    const lower = name.toLowerCase();
-    if (LEFT_TO_NODE.has(lower) || headers[lower] !== undefined) return undefined;
-    if (lower === 'connection') {
-      const token = value.toLowerCase();
-      if (token === 'close') isClose = true;
-      else if (token !== 'keep-alive') return undefined;
-    }
-    headers[lower] = value;
-    rawHeaders.push(name, value);
+    if (!takeField(text, start, eol === -1 ? text.length : eol, headers, rawHeaders)) return undefined;
   }
   if (headers.host === undefined) return undefined;
+  const isClose = headers.connection?.toLowerCase() === 'close';
   const headBytes = end + 4;
   let bodyBytes = 0;
   const length = headers['content-length'];
@@ -85,4 +72,57 @@ export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | u
     if (headBytes + bodyBytes > bytes.length) return undefined;
   }
   return { method: match[1]!, url: match[2]!, rawHeaders, headers, isClose, headBytes, bodyBytes };
+}
+
+/**
+ * Whether `bytes` are the start of a head the lane would take, cut across reads: no blank line yet, under
+ * maxHeaderBytes, a whole request line the lane accepts and every whole field line so far one it accepts.
+ * Then the lane waits for the rest instead of handing the connection to Node for good, which a head
+ * split over two TCP segments (a 2 KB cookie on a 1,460-byte MSS) would otherwise do on every
+ * long-lived connection sooner or later. Anything else is Node's at once, so its 400s come as before.
+ */
+export function isHeadPending(bytes: Buffer, limits: LimitsConfig): boolean {
+  if (bytes.length >= limits.maxHeaderBytes || bytes.indexOf(CRLF_CRLF) !== -1) return false;
+  const text = bytes.toString('latin1');
+  const lastEol = text.lastIndexOf('\r\n');
+  if (lastEol === -1) return false;
+  let eol = text.indexOf('\r\n');
+  if (!REQUEST_LINE.test(text.slice(0, eol))) return false;
+  const headers: Record<string, string> = Object.create(null);
+  const rawHeaders: string[] = [];
+  while (eol !== lastEol) {
+    if (rawHeaders.length >= limits.maxHeaderCount * 2) return false;
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    if (!takeField(text, start, eol, headers, rawHeaders)) return false;
+  }
+  return true;
+}
+
+/**
+ * Takes one field line, text[start, lineEnd), into `headers` and `rawHeaders`; false when Node should
+ * judge it instead (not a token, not plain ASCII, a field the lane leaves to Node, a repeat, a Connection
+ * other than close or keep-alive).
+ */
+function takeField(
+  text: string,
+  start: number,
+  lineEnd: number,
+  headers: Record<string, string>,
+  rawHeaders: string[],
+): boolean {
+  const colon = text.indexOf(':', start);
+  if (colon === -1 || colon >= lineEnd) return false;
+  if (!isToken(text, start, colon) || !isPlainAscii(text, colon + 1, lineEnd)) return false;
+  const name = text.slice(start, colon);
+  const value = owsTrimmedSlice(text, colon + 1, lineEnd);
+  const lower = name.toLowerCase();
+  if (LEFT_TO_NODE.has(lower) || headers[lower] !== undefined) return false;
+  if (lower === 'connection') {
+    const token = value.toLowerCase();
+    if (token !== 'close' && token !== 'keep-alive') return false;
+  }
+  headers[lower] = value;
+  rawHeaders.push(name, value);
+  return true;
 }

@@ -3,7 +3,8 @@
 // with light request and response objects (fast-exchange.ts). The first request that is anything else,
 // with every byte after it, goes to Node's http server on the same socket, through the server's own
 // 'connection' listener, exactly as if Node had accepted it: chunked and large bodies, upgrades,
-// malformed bytes, slow heads and their errors stay with Node's parser.
+// malformed bytes, heads that take more than a few reads, and their errors stay with Node's parser. A
+// head cut across a few reads (two TCP segments) waits in the lane for the rest.
 // Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied request than the rest of
 // fnshift's request path together (see "Where the CPU goes" in docs/load-testing.md). Small POSTs stay in
 // the lane because a hand-off is for good: with 8% feedback POSTs every keep-alive connection left it
@@ -13,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../config/schema.ts';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { FastRequest, FastResponse, type FastResponseOwner } from './fast-exchange.ts';
-import { parseFastHead } from './fast-head.ts';
+import { isHeadPending, parseFastHead } from './fast-head.ts';
 
 export type ExchangeHandler = (req: ProxyRequest, res: ProxyResponse) => Promise<void> | void;
 
@@ -45,7 +46,17 @@ type Lane = {
   readonly handOff: (socket: Socket) => void;
   /** Requests each handed-off socket carried so far, the lane's included (Node's own count starts at 0). */
   readonly requestCounts: WeakMap<Socket, number>;
+  /** A head still cut at headersTimeout: the server's 'clientError', as Node's parser raises it then. */
+  readonly timeOutHead: (socket: Socket) => void;
 };
+
+/**
+ * Reads a cut head may take in the lane. A client's head comes in one or two segments; one that comes
+ * in more is handed to Node's parser with what arrived, so a byte-a-read trickle never makes the lane
+ * copy its growing buffer more than this many times (Node's headersTimeout then starts afresh there, so
+ * such a trickle lives at most about twice limits.headersTimeoutMs).
+ */
+const MAX_HEAD_READS = 8;
 
 /**
  * Idle connections (keep-alive, or new and silent) are closed by one sweep per lane, every
@@ -54,7 +65,7 @@ type Lane = {
 function sweep(lane: Lane): void {
   const nowMs = Date.now();
   for (const connection of lane.connections) {
-    if (connection.idleUntilMs !== 0 && connection.idleUntilMs <= nowMs) connection.destroy();
+    if (connection.idleUntilMs !== 0 && connection.idleUntilMs <= nowMs) connection.expire();
   }
 }
 
@@ -65,6 +76,8 @@ class LaneConnection implements FastResponseOwner {
   #buffered: Buffer | undefined;
   #current: FastResponse | undefined;
   #requests = 0;
+  /** Reads that brought part of a head not yet whole (isHeadPending); 0 when none is waiting. */
+  #headReads = 0;
   /** While idle: when the lane's sweep closes it (Date.now() ms); 0 while a request is in flight. */
   idleUntilMs: number;
 
@@ -88,6 +101,12 @@ class LaneConnection implements FastResponseOwner {
     this.#socket.destroy();
   }
 
+  /** Past its deadline: a cut head is answered as Node's side answers one (408), an idle connection closes. */
+  expire(): void {
+    if (this.#headReads === 0) return this.destroy();
+    this.#lane.timeOutHead(this.#socket);
+  }
+
   #onData = (chunk: Buffer): void => {
     this.#buffered = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk;
     if (this.#current) {
@@ -106,7 +125,16 @@ class LaneConnection implements FastResponseOwner {
       return;
     }
     const head = parseFastHead(bytes, limits);
-    if (!head) return this.#handOff();
+    if (!head) {
+      if (this.#headReads < MAX_HEAD_READS && isHeadPending(bytes, limits)) {
+        // headersTimeoutMs bounds the whole header section, from its first read, as on Node's side.
+        if (this.#headReads === 0) this.idleUntilMs = Date.now() + limits.headersTimeoutMs;
+        this.#headReads++;
+        return;
+      }
+      return this.#handOff();
+    }
+    this.#headReads = 0;
     const end = head.headBytes + head.bodyBytes;
     // A view, not a copy: the read it came in is dropped once the request is done with it.
     const body =
@@ -190,6 +218,12 @@ export function installFastLane(server: Server, options: FastLaneOptions): FastL
     connections: new Set(),
     handOff: (socket) => nodeListener.call(server, socket),
     requestCounts: new WeakMap(),
+    timeOutHead: (socket) => {
+      const error = Object.assign(new Error('the request head was not received in time'), {
+        code: 'ERR_HTTP_REQUEST_TIMEOUT',
+      });
+      server.emit('clientError', error, socket);
+    },
   };
   server.on('connection', (socket: Socket) => new LaneConnection(socket, lane));
   const sweeper = setInterval(() => sweep(lane), options.limits.connectionsCheckIntervalMs);

@@ -8,7 +8,12 @@ import { createServer } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
-import { type FastHead, MAX_WHOLE_BODY_BYTES, parseFastHead } from '../../src/forwarding/fast-head.ts';
+import {
+  type FastHead,
+  isHeadPending,
+  MAX_WHOLE_BODY_BYTES,
+  parseFastHead,
+} from '../../src/forwarding/fast-head.ts';
 import { buildConfig } from '../helpers/fnshift.ts';
 
 const limits = buildConfig({ legacy: { url: 'http://127.0.0.1:1' } }).limits;
@@ -417,4 +422,74 @@ test('a request it accepts is one Node accepts too, with the same method, target
     { numRuns: 300 },
   );
   assert.ok(accepted > 50, `only ${accepted} generated heads were accepted`);
+});
+
+// isHeadPending: the lane waits for the rest of a head only when what came so far is a head it would take.
+const pending = (bytes: string | Buffer) =>
+  isHeadPending(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, limits);
+
+test('a head cut after its request line or a whole field is pending, a partial last line included', () => {
+  for (const bytes of [
+    'GET /api/recommend HTTP/1.1\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\n',
+    'GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; b',
+    'GET / HTTP/1.1\r\nHost: a\r\n\r',
+    'POST /api/feedback HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n',
+    'GET / HTTP/1.1\r\nConnection: keep-alive\r\n',
+  ]) {
+    assert.equal(pending(bytes), true, JSON.stringify(bytes));
+  }
+});
+
+test("what is not the start of a head the lane would take is not pending: Node's parser has it at once", () => {
+  for (const [why, bytes] of [
+    ['nothing yet', ''],
+    ['a request line not yet whole', 'GET /api/recommend HTT'],
+    ['a whole head (parseFastHead decides)', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n'],
+    ['HTTP/1.0', 'GET / HTTP/1.0\r\nHost: a\r\n'],
+    ['a method the lane leaves to Node', 'CONNECT a:443 HTTP/1.1\r\nHost: a\r\n'],
+    ['garbage', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n'],
+    ['a name outside token', 'GET / HTTP/1.1\r\nX(A): 1\r\n'],
+    ['a line without a colon', 'GET / HTTP/1.1\r\nHost: a\r\nX-A\r\n'],
+    ['a field left to Node', 'POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n'],
+    ['an upgrade', 'GET / HTTP/1.1\r\nUpgrade: websocket\r\n'],
+    ['a repeated field', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n'],
+    ['Connection: upgrade', 'GET / HTTP/1.1\r\nConnection: upgrade\r\n'],
+    ['obs-text in a value', 'GET / HTTP/1.1\r\nX-A: caf\xe9\r\n'],
+    ['maxHeaderBytes reached', `GET / HTTP/1.1\r\nX-Pad: ${'a'.repeat(limits.maxHeaderBytes)}\r\n`],
+    [
+      'more fields than maxHeaderCount',
+      `GET / HTTP/1.1\r\n${Array.from({ length: limits.maxHeaderCount + 1 }, (_, i) => `X-H${i}: v\r\n`).join('')}`,
+    ],
+  ] as const) {
+    assert.equal(pending(bytes), false, why);
+  }
+});
+
+test('every cut of an accepted head, after its request line and before its blank line, is pending', () => {
+  fc.assert(
+    fc.property(plainHead, fc.nat(), (bytes, at) => {
+      const head = parseFastHead(bytes, limits);
+      if (!head) return;
+      const lineEnd = bytes.indexOf('\r\n') + 2;
+      const blank = head.headBytes - 4;
+      // Cuts from just after the request line to just before the blank line's CRLF CRLF is whole.
+      const cut = lineEnd + (at % (blank + 3 - lineEnd + 1));
+      assert.equal(
+        pending(bytes.subarray(0, cut)),
+        true,
+        JSON.stringify(bytes.subarray(0, cut).toString('latin1')),
+      );
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+test('arbitrary bytes never make isHeadPending throw', () => {
+  fc.assert(
+    fc.property(anyBytes, (bytes) => {
+      isHeadPending(bytes, limits);
+    }),
+    { numRuns: 3000 },
+  );
 });

@@ -207,24 +207,87 @@ test('a POST whose body arrives after its head, and a chunked one, go to Node mi
   await assertBackToBaseline(s.app, before);
 });
 
-test('answers a GET whose head arrives in two writes, and the next GET on the same connection', async (t) => {
+/** Writes `pieces` with a pause after each, so every piece arrives in a read of its own. */
+async function writeApart(client: RawClient, pieces: readonly string[]): Promise<void> {
+  for (const piece of pieces) {
+    await client.write(piece);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+  }
+}
+
+test('a GET whose head arrives in two reads stays in the lane, and so does the next GET on the connection', async (t) => {
   const s = await startScenario(t, { fn: toxics.echo('fn') });
   const before = baseline(s.app);
 
   const client = await openClient(s.port);
-  await client.write('GET /api/recommend/split HTTP/1.1\r\nHost: fnshift.test\r\n');
-  // A pause so the two halves arrive in separate reads: the lane gives a cut head to Node's parser.
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  await client.write('Accept: text/plain\r\n\r\n');
+  // As a 2 KB cookie on a 1,460-byte MSS arrives: the head cut in two segments.
+  await writeApart(client, [
+    `GET /api/recommend/split HTTP/1.1\r\nHost: fnshift.test\r\nCookie: ${'c'.repeat(1400)}`,
+    'c\r\nAccept: text/plain\r\n\r\n',
+  ]);
   const [split] = await responsesOn(client, ['GET']);
   assert.equal(split?.status, 200);
   assert.equal(split?.body.toString(), 'fn GET /api/recommend/split ');
 
-  // The connection is Node's now, and still serves.
   await client.write(get('/api/recommend/after'));
   const [, after] = await responsesOn(client, ['GET', 'GET']);
   assert.equal(after?.body.toString(), 'fn GET /api/recommend/after ');
+  assert.deepEqual(
+    [split, after].map((r) => r && isLanes(r)),
+    [true, true],
+    'answered by Node, not the lane',
+  );
+  assert.equal(s.fn!.seen[0]?.headers.cookie, `${'c'.repeat(1401)}`);
   await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('a head cut across more reads than the lane waits for goes to Node whole, and is answered', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  const fields = Array.from({ length: 11 }, (_, i) => `X-Part-${i}: ${i}\r\n`);
+  await writeApart(client, [
+    'GET /api/recommend/trickle HTTP/1.1\r\nHost: fnshift.test\r\n',
+    ...fields,
+    '\r\n',
+  ]);
+  const [trickled] = await responsesOn(client, ['GET']);
+  assert.equal(trickled?.status, 200);
+  assert.equal(trickled && isLanes(trickled), false, 'the lane kept a head of 13 reads');
+  assert.equal(s.fn!.seen[0]?.headers['x-part-10'], '10');
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('a cut head that never ends gets 408 at limits.headersTimeoutMs and is not forwarded', async (t) => {
+  const s = await startScenario(t, {
+    fn: toxics.echo('fn'),
+    limits: { headersTimeoutMs: 300, connectionsCheckIntervalMs: 50 },
+  });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write('GET /api/recommend/never HTTP/1.1\r\nHost: fnshift.test\r\nAcc');
+  await waitUntil(() => client.isClosed(), 'fnshift to give up on the cut head');
+  // The answer Node's side gives a head that times out, so both sides of the lane agree.
+  const text = client.received().toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 408 /);
+  assert.equal(rawCode(text), 'FNSHIFT_REQUEST_TIMEOUT');
+  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+  await assertBackToBaseline(s.app, before);
+});
+
+test("a cut head with a malformed field goes to Node at once: its 400 does not wait for the head's end", async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn'), limits: { headersTimeoutMs: 30_000 } });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write('GET /api/recommend HTTP/1.1\r\nHost: fnshift.test\r\nX(Bad): 1\r\n');
+  await waitUntil(() => client.isClosed(), "Node's parser to answer the malformed field");
+  assert.match(client.received().toString('latin1'), /^HTTP\/1\.1 400 /);
+  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
   await assertBackToBaseline(s.app, before);
 });
 
