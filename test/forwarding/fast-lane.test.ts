@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import {
   assertBackToBaseline,
   baseline,
@@ -237,7 +237,7 @@ test('a GET whose head arrives in two reads stays in the lane, and so does the n
     [true, true],
     'answered by Node, not the lane',
   );
-  assert.equal(s.fn!.seen[0]?.headers.cookie, `${'c'.repeat(1401)}`);
+  assert.equal(s.fn!.seen[0]?.headers.cookie, 'c'.repeat(1401));
   await hangUp(client);
   await assertBackToBaseline(s.app, before);
 });
@@ -261,14 +261,21 @@ test('a head cut across more reads than the lane waits for goes to Node whole, a
   await assertBackToBaseline(s.app, before);
 });
 
-test('a cut head that never ends gets 408 at limits.headersTimeoutMs and is not forwarded', async (t) => {
+/**
+ * fnshift with one deadline (headersTimeoutMs or keepAliveTimeoutMs) at 300 ms and the sweep every 50 ms,
+ * and one raw client on it: the deadline tests' common opening.
+ */
+async function openWithDeadline(t: TestContext, deadline: 'headersTimeoutMs' | 'keepAliveTimeoutMs') {
   const s = await startScenario(t, {
     fn: toxics.echo('fn'),
-    limits: { headersTimeoutMs: 300, connectionsCheckIntervalMs: 50 },
+    limits: { [deadline]: 300, connectionsCheckIntervalMs: 50 },
   });
   const before = baseline(s.app);
+  return { s, before, client: await openClient(s.port) };
+}
 
-  const client = await openClient(s.port);
+test('a cut head that never ends gets 408 at limits.headersTimeoutMs and is not forwarded', async (t) => {
+  const { s, before, client } = await openWithDeadline(t, 'headersTimeoutMs');
   await client.write('GET /api/recommend/never HTTP/1.1\r\nHost: fnshift.test\r\nAcc');
   await waitUntil(() => client.isClosed(), 'fnshift to give up on the cut head');
   // The answer Node's side gives a head that times out, so both sides of the lane agree.
@@ -422,13 +429,7 @@ test("a caller's FIN while its GET waits on a hanging function aborts the functi
 });
 
 test('closes an idle keep-alive connection after limits.keepAliveTimeoutMs', async (t) => {
-  const s = await startScenario(t, {
-    fn: toxics.echo('fn'),
-    limits: { keepAliveTimeoutMs: 300, connectionsCheckIntervalMs: 50 },
-  });
-  const before = baseline(s.app);
-
-  const client = await openClient(s.port);
+  const { s, before, client } = await openWithDeadline(t, 'keepAliveTimeoutMs');
   await client.write(get('/api/recommend/once'));
   const [response] = await responsesOn(client, ['GET']);
   assert.equal(response?.status, 200);
@@ -439,13 +440,7 @@ test('closes an idle keep-alive connection after limits.keepAliveTimeoutMs', asy
 });
 
 test('closes a connection that never sends a byte after limits.headersTimeoutMs', async (t) => {
-  const s = await startScenario(t, {
-    fn: toxics.echo('fn'),
-    limits: { headersTimeoutMs: 300, connectionsCheckIntervalMs: 50 },
-  });
-  const before = baseline(s.app);
-
-  const client = await openClient(s.port);
+  const { s, before, client } = await openWithDeadline(t, 'headersTimeoutMs');
   await waitUntil(() => client.isClosed(), 'fnshift to close the silent connection');
   assert.equal(client.received().length, 0);
   assert.equal(s.fn!.count() + s.legacy!.count(), 0);
