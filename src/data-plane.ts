@@ -75,6 +75,8 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     },
     onBug,
   );
+  // A request whose cut body the fast lane is still reading counts too: a drain waits for it.
+  const requestsInFlight = () => inFlight + lane.arriving;
   // Upgraded sockets leave the HTTP server's books, so closeAllConnections() cannot reach them and
   // server.close() would wait for every WebSocket to end: the drain cuts them itself.
   const tunnels = new Set<Duplex>();
@@ -88,7 +90,7 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
     server,
     lane,
     get inFlight(): number {
-      return inFlight;
+      return requestsInFlight();
     },
     listen: (hostPort, isShared) => listenOn(server, hostPort, isShared),
     async drain(drainMs: number): Promise<boolean> {
@@ -97,12 +99,12 @@ export function createDataPlane(options: DataPlaneOptions): DataPlane {
       server.closeIdleConnections();
       lane.closeIdle();
       const deadline = Date.now() + drainMs;
-      while (inFlight > 0 && Date.now() < deadline) {
+      while (requestsInFlight() > 0 && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 25));
         server.closeIdleConnections();
         lane.closeIdle();
       }
-      const isClean = inFlight === 0;
+      const isClean = requestsInFlight() === 0;
       server.closeAllConnections();
       lane.closeAll();
       for (const socket of tunnels) socket.destroy();

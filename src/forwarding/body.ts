@@ -121,7 +121,7 @@ export function releasePiece(piece: Buffer): void {
   if (piece.byteOffset === 0 && piece.byteLength === memory.byteLength) memory.transfer(0);
 }
 
-/** What goes upstream as the body: the bytes read whole with the head, a stream of the rest, or none. */
+/** What goes upstream as the body: the bytes the fast lane read whole, a stream of the rest, or none. */
 export function bodyOf(req: ProxyRequest, limits: BodyLimits): Buffer | BodySource | null {
   if (req.body !== undefined) return req.body.length > 0 ? req.body : null;
   return hasStreamedBody(req) ? new BodySource(req, limits) : null;

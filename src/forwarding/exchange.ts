@@ -12,8 +12,8 @@ export interface ProxyRequest {
   /** The whole body has been read (always, for a request without one). */
   readonly complete: boolean;
   /**
-   * The whole body, when it arrived with the head and was read with it (the fast lane); absent when it is
-   * still to be read from the request as a stream (Node's IncomingMessage).
+   * The whole body, read before the request was handed on (the fast lane); absent when it is still to
+   * be read from the request as a stream (Node's IncomingMessage).
    */
   readonly body?: Buffer | undefined;
   readonly socket: { readonly remoteAddress?: string | undefined };

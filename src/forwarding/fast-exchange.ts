@@ -1,7 +1,7 @@
 // The fast lane's request and response: plain objects over the caller's socket in place of Node's
 // IncomingMessage and ServerResponse streams, for the requests fast-head.ts accepts (bodiless, or with a
-// small body read whole). The
-// response writes its head, body and framing in one corked write, as Node's server does.
+// small body read whole). The response writes its head, body and framing in one corked write, as Node's
+// server does.
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { STATUS_CODES } from 'node:http';

@@ -1,11 +1,11 @@
 // Recognises the request shapes that dominate a sidecar's traffic: an HTTP/1.1 request with a plain
-// header section and no body, or a small body framed by Content-Length, arrived whole with its head (the
-// reads, and the feedback or cart POSTs between them). It does not reject anything: whatever it is not
-// sure of (a chunked or large body, a body cut across reads, an upgrade, Expect, HTTP/1.0, a repeated
-// field, a byte out of the strict grammar, a limit reached) is left to Node's parser, which answers
-// errors as before. So it only needs to be right about what it accepts, never about what it refuses. A
-// head cut across reads is the one thing it waits on (isHeadPending), when what arrived so far is a
-// head it would take.
+// header section and no body, or a small body framed by Content-Length (the reads, and the feedback or
+// cart POSTs between them). It does not reject anything: whatever it is not sure of (a chunked or large
+// body, an upgrade, Expect, HTTP/1.0, a repeated field, a byte out of the strict grammar, a limit
+// reached) is left to Node's parser, which answers errors as before. So it only needs to be right about
+// what it accepts, never about what it refuses. What it would take but has not all read yet, the lane
+// waits for: a head cut across reads (isHeadPending), and a small body after a whole head
+// (cutRequestBytes).
 import type { LimitsConfig } from '../config/schema.ts';
 import { isPlainAscii, isToken, owsTrimmedSlice } from './http-syntax.ts';
 
@@ -21,13 +21,13 @@ export type FastHead = {
   isClose: boolean;
   /** Bytes the head took, its final CRLF included. */
   headBytes: number;
-  /** Content-Length (0 without one): the body is the `bodyBytes` after the head, all of them read. */
+  /** Content-Length (0 without one): the body is the `bodyBytes` after the head. */
   bodyBytes: number;
 };
 
 /**
- * The largest body taken with its head. A body this size fits in one or two reads; a larger one is
- * streamed by Node's side, so the fast lane never holds much of a caller's upload in memory.
+ * The largest body the lane reads whole before forwarding it. A larger one is streamed by Node's side,
+ * so the fast lane never holds much of a caller's upload in memory.
  */
 export const MAX_WHOLE_BODY_BYTES = 64 * 1024;
 
@@ -42,8 +42,28 @@ const CONTENT_LENGTH = /^[0-9]{1,9}$/;
  */
 const LEFT_TO_NODE = new Set(['transfer-encoding', 'upgrade', 'expect', 'http2-settings', 'te', 'trailer']);
 
-/** The parsed head, or undefined when Node's parser should have the bytes (see the file comment). */
+/**
+ * The parsed head, its body all read, or undefined when Node's parser should have the bytes (see the file
+ * comment) or the body is still cut (cutRequestBytes tells).
+ */
 export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | undefined {
+  const head = readHead(bytes, limits);
+  return head && head.headBytes + head.bodyBytes <= bytes.length ? head : undefined;
+}
+
+/**
+ * The bytes (head and body) of the request at the start of `bytes` when it is one the lane would take
+ * and only its Content-Length body is cut, so the lane waits for the rest; 0 otherwise. A body of a few
+ * KB over a real network comes in several TCP segments, and a hand-off to Node is for good.
+ */
+export function cutRequestBytes(bytes: Buffer, limits: LimitsConfig): number {
+  const head = readHead(bytes, limits);
+  const requestBytes = head ? head.headBytes + head.bodyBytes : 0;
+  return requestBytes > bytes.length ? requestBytes : 0;
+}
+
+/** parseFastHead without the check that the body is all there. */
+function readHead(bytes: Buffer, limits: LimitsConfig): FastHead | undefined {
   const end = bytes.indexOf(CRLF_CRLF);
   if (end === -1 || end + 4 > limits.maxHeaderBytes) return undefined;
   const text = bytes.toString('latin1', 0, end);
@@ -67,9 +87,8 @@ export function parseFastHead(bytes: Buffer, limits: LimitsConfig): FastHead | u
   if (length !== undefined) {
     if (!CONTENT_LENGTH.test(length)) return undefined;
     bodyBytes = Number(length);
-    // Over the cap: Node's side answers 413. Not all here yet: Node's side reads the rest as it comes.
+    // Over the cap: Node's side answers 413. Over the lane's size: Node's side streams it.
     if (bodyBytes > Math.min(limits.maxBodyBytes, MAX_WHOLE_BODY_BYTES)) return undefined;
-    if (headBytes + bodyBytes > bytes.length) return undefined;
   }
   return { method: match[1]!, url: match[2]!, rawHeaders, headers, isClose, headBytes, bodyBytes };
 }

@@ -1,10 +1,10 @@
 // The data listener's front door. Every connection starts in the fast lane, which serves it while its
-// requests are bodiless, or carry a small Content-Length body that arrived with the head (fast-head.ts),
-// with light request and response objects (fast-exchange.ts). The first request that is anything else,
-// with every byte after it, goes to Node's http server on the same socket, through the server's own
-// 'connection' listener, exactly as if Node had accepted it: chunked and large bodies, upgrades,
-// malformed bytes, heads that take more than a few reads, and their errors stay with Node's parser. A
-// head cut across a few reads (two TCP segments) waits in the lane for the rest.
+// requests are bodiless, or carry a small Content-Length body (fast-head.ts), with light request and
+// response objects (fast-exchange.ts). The first request that is anything else, with every byte after
+// it, goes to Node's http server on the same socket, through the server's own 'connection' listener,
+// exactly as if Node had accepted it: chunked and large bodies, upgrades, malformed bytes, heads that
+// take more than a few reads, and their errors stay with Node's parser. A head cut across a few reads
+// (two TCP segments), and a small body cut from its head, wait in the lane for the rest.
 // Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied request than the rest of
 // fnshift's request path together (see "Where the CPU goes" in docs/load-testing.md). Small POSTs stay in
 // the lane because a hand-off is for good: with 8% feedback POSTs every keep-alive connection left it
@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import type { LimitsConfig } from '../config/schema.ts';
 import type { ProxyRequest, ProxyResponse } from './exchange.ts';
 import { FastRequest, FastResponse, type FastResponseOwner } from './fast-exchange.ts';
-import { isHeadPending, parseFastHead } from './fast-head.ts';
+import { cutRequestBytes, isHeadPending, parseFastHead } from './fast-head.ts';
 
 export type ExchangeHandler = (req: ProxyRequest, res: ProxyResponse) => Promise<void> | void;
 
@@ -28,6 +28,11 @@ export type FastLaneOptions = {
 export type FastLane = {
   /** Connections the fast lane holds now (handed-off ones belong to Node's server). */
   readonly size: number;
+  /**
+   * Requests whose cut body the lane is still reading. Not yet handed to the request path, they are in
+   * flight all the same: a drain waits for them as for a slow upload on Node's side.
+   */
+  readonly arriving: number;
   /** Closes the fast-lane connections that have no request in flight. */
   closeIdle(): void;
   closeAll(): void;
@@ -46,8 +51,11 @@ type Lane = {
   readonly handOff: (socket: Socket) => void;
   /** Requests each handed-off socket carried so far, the lane's included (Node's own count starts at 0). */
   readonly requestCounts: WeakMap<Socket, number>;
-  /** A head still cut at headersTimeout: the server's 'clientError', as Node's parser raises it then. */
-  readonly timeOutHead: (socket: Socket) => void;
+  /**
+   * A head or body still cut at its deadline: the server's 'clientError' ERR_HTTP_REQUEST_TIMEOUT, as
+   * Node's side raises it then, so both answer 408 the same way.
+   */
+  readonly timeOut: (socket: Socket, what: 'head' | 'body') => void;
 };
 
 /**
@@ -57,6 +65,15 @@ type Lane = {
  * such a trickle lives at most about twice limits.headersTimeoutMs).
  */
 const MAX_HEAD_READS = 8;
+
+type CutBody = {
+  readonly reads: Buffer[];
+  bytes: number;
+  /** Head and body: the request is whole once this many bytes are read. */
+  readonly requestBytes: number;
+  /** limits.requestTimeoutMs from the request's first read (Date.now() ms). */
+  readonly deadlineMs: number;
+};
 
 /**
  * Idle connections (keep-alive, or new and silent) are closed by one sweep per lane, every
@@ -78,6 +95,10 @@ class LaneConnection implements FastResponseOwner {
   #requests = 0;
   /** Reads that brought part of a head not yet whole (isHeadPending); 0 when none is waiting. */
   #headReads = 0;
+  /** When the first of those reads came (Date.now() ms): the request's start, for requestTimeoutMs. */
+  #headStartedMs = 0;
+  /** A whole head whose body is still arriving: its reads so far, kept apart until they add up. */
+  #cutBody: CutBody | undefined;
   /** While idle: when the lane's sweep closes it (Date.now() ms); 0 while a request is in flight. */
   idleUntilMs: number;
 
@@ -93,21 +114,34 @@ class LaneConnection implements FastResponseOwner {
     this.idleUntilMs = Date.now() + lane.options.limits.headersTimeoutMs;
   }
 
+  /** No request in flight or arriving: a drain may close it. */
   get isIdle(): boolean {
-    return this.#current === undefined;
+    return this.#current === undefined && this.#cutBody === undefined;
+  }
+
+  get isArriving(): boolean {
+    return this.#cutBody !== undefined;
   }
 
   destroy(): void {
     this.#socket.destroy();
   }
 
-  /** Past its deadline: a cut head is answered as Node's side answers one (408), an idle connection closes. */
+  /** Past its deadline: a cut head or body is answered as Node's side answers one (408), an idle connection closes. */
   expire(): void {
-    if (this.#headReads === 0) return this.destroy();
-    this.#lane.timeOutHead(this.#socket);
+    const what = this.#cutBody !== undefined ? 'body' : this.#headReads > 0 ? 'head' : undefined;
+    if (what === undefined) return this.destroy();
+    // Answered and done with: nothing more is read (a late byte must not complete the request), and
+    // the next sweep closes the socket if the caller has not.
+    this.#cutBody = undefined;
+    this.#headReads = 0;
+    this.#buffered = undefined;
+    this.#socket.pause();
+    this.#lane.timeOut(this.#socket, what);
   }
 
   #onData = (chunk: Buffer): void => {
+    if (this.#cutBody !== undefined) return this.#onBodyRead(this.#cutBody, chunk);
     this.#buffered = this.#buffered ? Buffer.concat([this.#buffered, chunk]) : chunk;
     if (this.#current) {
       // Pipelined bytes wait for the response in flight; past a head's worth, stop reading.
@@ -126,9 +160,14 @@ class LaneConnection implements FastResponseOwner {
     }
     const head = parseFastHead(bytes, limits);
     if (!head) {
+      const requestBytes = cutRequestBytes(bytes, limits);
+      if (requestBytes > 0) return this.#awaitBody(bytes, requestBytes);
       if (this.#headReads < MAX_HEAD_READS && isHeadPending(bytes, limits)) {
         // headersTimeoutMs bounds the whole header section, from its first read, as on Node's side.
-        if (this.#headReads === 0) this.idleUntilMs = Date.now() + limits.headersTimeoutMs;
+        if (this.#headReads === 0) {
+          this.#headStartedMs = Date.now();
+          this.idleUntilMs = this.#headStartedMs + limits.headersTimeoutMs;
+        }
         this.#headReads++;
         return;
       }
@@ -155,6 +194,40 @@ class LaneConnection implements FastResponseOwner {
     } catch (error) {
       onHandlerBug(res, error);
     }
+  }
+
+  /**
+   * Holds a whole head whose Content-Length body (at most MAX_WHOLE_BODY_BYTES) is cut, until its
+   * `requestBytes` are all read. The deadlines are Node's side's: limits.bodyIdleTimeoutMs between reads
+   * and limits.requestTimeoutMs from the request's first byte, checked by the sweep; past either the
+   * caller gets 408 and nothing was forwarded.
+   */
+  #awaitBody(bytes: Buffer, requestBytes: number): void {
+    const startedMs = this.#headReads > 0 ? this.#headStartedMs : Date.now();
+    this.#headReads = 0;
+    this.#buffered = undefined;
+    const cut: CutBody = {
+      reads: [bytes],
+      bytes: bytes.length,
+      requestBytes,
+      deadlineMs: startedMs + this.#lane.options.limits.requestTimeoutMs,
+    };
+    this.#cutBody = cut;
+    this.#armBodyDeadline(cut);
+  }
+
+  #onBodyRead(cut: CutBody, chunk: Buffer): void {
+    cut.reads.push(chunk);
+    cut.bytes += chunk.length;
+    if (cut.bytes < cut.requestBytes) return this.#armBodyDeadline(cut);
+    // One copy of the whole request, not one per read.
+    this.#buffered = Buffer.concat(cut.reads, cut.bytes);
+    this.#cutBody = undefined;
+    this.#next();
+  }
+
+  #armBodyDeadline(cut: CutBody): void {
+    this.idleUntilMs = Math.min(cut.deadlineMs, Date.now() + this.#lane.options.limits.bodyIdleTimeoutMs);
   }
 
   onFinished(res: FastResponse): void {
@@ -218,8 +291,8 @@ export function installFastLane(server: Server, options: FastLaneOptions): FastL
     connections: new Set(),
     handOff: (socket) => nodeListener.call(server, socket),
     requestCounts: new WeakMap(),
-    timeOutHead: (socket) => {
-      const error = Object.assign(new Error('the request head was not received in time'), {
+    timeOut: (socket, what) => {
+      const error = Object.assign(new Error(`the request ${what} was not received in time`), {
         code: 'ERR_HTTP_REQUEST_TIMEOUT',
       });
       server.emit('clientError', error, socket);
@@ -232,6 +305,11 @@ export function installFastLane(server: Server, options: FastLaneOptions): FastL
   return {
     get size() {
       return lane.connections.size;
+    },
+    get arriving() {
+      let count = 0;
+      for (const connection of lane.connections) if (connection.isArriving) count++;
+      return count;
     },
     closeIdle() {
       for (const connection of lane.connections) if (connection.isIdle) connection.destroy();

@@ -9,6 +9,7 @@ import { type AddressInfo, connect } from 'node:net';
 import { type TestContext, test } from 'node:test';
 import fc from 'fast-check';
 import {
+  cutRequestBytes,
   type FastHead,
   isHeadPending,
   MAX_WHOLE_BODY_BYTES,
@@ -143,6 +144,7 @@ test('a body as large as the smaller of MAX_WHOLE_BODY_BYTES and limits.maxBodyB
 });
 
 const LEFT_TO_NODE: Array<[why: string, bytes: string]> = [
+  // Not taken until all of it is read: the lane waits for the rest (cutRequestBytes).
   ['a body not all read yet', `${request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 10')}12345`],
   ['a body not read at all', request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 1')],
   [
@@ -489,6 +491,59 @@ test('arbitrary bytes never make isHeadPending throw', () => {
   fc.assert(
     fc.property(anyBytes, (bytes) => {
       isHeadPending(bytes, limits);
+    }),
+    { numRuns: 3000 },
+  );
+});
+
+// cutRequestBytes: the lane waits for a small body cut from its head instead of handing it to Node.
+const cutBytes = (bytes: string) => cutRequestBytes(Buffer.from(bytes, 'latin1'), limits);
+
+test('a whole head whose Content-Length body is cut needs its head and body bytes; anything else needs none', () => {
+  const post = request('POST /api/feedback HTTP/1.1', 'Host: a', 'Content-Length: 10');
+  assert.equal(cutBytes(post), post.length + 10, 'nothing of the body yet');
+  assert.equal(cutBytes(`${post}12345`), post.length + 10, 'half of it');
+  for (const [why, bytes] of [
+    ['the body all read', `${post}1234567890`],
+    ['the body and the next request', `${post}1234567890GET / HTTP/1.1\r\n`],
+    ['no body', request('GET / HTTP/1.1', 'Host: a')],
+    ['a head not yet whole', 'POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n'],
+    [
+      'a body over MAX_WHOLE_BODY_BYTES',
+      request('POST / HTTP/1.1', 'Host: a', `Content-Length: ${MAX_WHOLE_BODY_BYTES + 1}`),
+    ],
+    ['a chunked body', request('POST / HTTP/1.1', 'Host: a', 'Transfer-Encoding: chunked')],
+    [
+      'Expect: 100-continue',
+      request('POST / HTTP/1.1', 'Host: a', 'Content-Length: 10', 'Expect: 100-continue'),
+    ],
+    ['a head the lane leaves to Node', request('POST / HTTP/1.0', 'Host: a', 'Content-Length: 10')],
+  ] as const) {
+    assert.equal(cutBytes(bytes), 0, why);
+  }
+});
+
+test('every cut inside an accepted body needs the whole request, and parseFastHead takes none of them', () => {
+  const bodyByte = fc.constantFrom('a', '\r', '\n', ' ', ':', '\x00', '\xff');
+  fc.assert(
+    fc.property(fc.array(bodyByte, { minLength: 1, maxLength: 200 }), fc.nat(), (chars, at) => {
+      const body = chars.join('');
+      const head = request('POST /api/feedback HTTP/1.1', 'Host: a', `Content-Length: ${body.length}`);
+      const whole = `${head}${body}GET /next HTTP/1.1\r\nHost: a\r\n\r\n`;
+      const cut = whole.slice(0, head.length + (at % body.length));
+      assert.equal(cutBytes(cut), head.length + body.length);
+      assert.equal(fast(cut), undefined);
+      assert.equal(cutBytes(whole), 0);
+      assert.equal(fast(whole)?.bodyBytes, body.length);
+    }),
+    { numRuns: 2000 },
+  );
+});
+
+test('arbitrary bytes never make cutRequestBytes throw', () => {
+  fc.assert(
+    fc.property(anyBytes, (bytes) => {
+      cutRequestBytes(bytes, limits);
     }),
     { numRuns: 3000 },
   );

@@ -164,46 +164,34 @@ test('a POST whose small Content-Length body arrives with it stays in the lane: 
   await assertBackToBaseline(s.app, before);
 });
 
-test('a POST whose body arrives after its head, and a chunked one, go to Node mid-connection without losing a byte', async (t) => {
+test('a chunked POST goes to Node mid-connection without losing a byte', async (t) => {
   const s = await startScenario(t, { fn: toxics.echo('fn') });
   const before = baseline(s.app);
 
-  for (const framing of ['late', 'chunked'] as const) {
-    const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\n\r\n';
-    const client = await openClient(s.port);
-    const post =
-      framing === 'late'
-        ? `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: ${body.length}\r\n\r\n`
-        : `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nTransfer-Encoding: chunked\r\n\r\n` +
-          `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
-    await client.write(get('/api/recommend/first') + post);
-    if (framing === 'late') {
-      // The POST's head is in the lane's buffer before its body exists: the lane hands it off.
-      await responsesOn(client, ['GET']);
-      await client.write(body + get('/api/recommend/last'));
-    } else await client.write(get('/api/recommend/last'));
-    const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
-    assert.deepEqual(
-      responses.map((r) => `${r.status} ${r.body.toString()}`),
-      [
-        '200 fn GET /api/recommend/first ',
-        `200 fn POST /api/recommend/post ${body}`,
-        '200 fn GET /api/recommend/last ',
-      ],
-      framing,
-    );
-    assert.deepEqual(responses.map(isLanes), [true, false, false], framing);
-    await hangUp(client);
-  }
+  const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\n\r\n';
+  const client = await openClient(s.port);
+  await client.write(
+    get('/api/recommend/first') +
+      `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nTransfer-Encoding: chunked\r\n\r\n` +
+      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n${get('/api/recommend/last')}`,
+  );
+  const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
+  assert.deepEqual(
+    responses.map((r) => `${r.status} ${r.body.toString()}`),
+    [
+      '200 fn GET /api/recommend/first ',
+      `200 fn POST /api/recommend/post ${body}`,
+      '200 fn GET /api/recommend/last ',
+    ],
+  );
+  assert.deepEqual(responses.map(isLanes), [true, false, false]);
   // Node's server starts a pipelined request before the one ahead of it has its answer (the answers
   // still leave in order), so the function may see the last GET before the POST.
   assert.deepEqual(
     s.fn!.seen.map((r) => `${r.method} ${r.path}`).sort(),
-    Array(2)
-      .fill(['GET /api/recommend/first', 'POST /api/recommend/post', 'GET /api/recommend/last'])
-      .flat()
-      .sort(),
+    ['GET /api/recommend/first', 'POST /api/recommend/post', 'GET /api/recommend/last'].sort(),
   );
+  await hangUp(client);
   await assertBackToBaseline(s.app, before);
 });
 
@@ -262,10 +250,13 @@ test('a head cut across more reads than the lane waits for goes to Node whole, a
 });
 
 /**
- * fnshift with one deadline (headersTimeoutMs or keepAliveTimeoutMs) at 300 ms and the sweep every 50 ms,
+ * fnshift with one deadline (headersTimeoutMs, keepAliveTimeoutMs or bodyIdleTimeoutMs) at 300 ms and the sweep every 50 ms,
  * and one raw client on it: the deadline tests' common opening.
  */
-async function openWithDeadline(t: TestContext, deadline: 'headersTimeoutMs' | 'keepAliveTimeoutMs') {
+async function openWithDeadline(
+  t: TestContext,
+  deadline: 'headersTimeoutMs' | 'keepAliveTimeoutMs' | 'bodyIdleTimeoutMs',
+) {
   const s = await startScenario(t, {
     fn: toxics.echo('fn'),
     limits: { [deadline]: 300, connectionsCheckIntervalMs: 50 },
@@ -296,6 +287,98 @@ test("a cut head with a malformed field goes to Node at once: its 400 does not w
   assert.match(client.received().toString('latin1'), /^HTTP\/1\.1 400 /);
   assert.equal(s.fn!.count() + s.legacy!.count(), 0);
   await assertBackToBaseline(s.app, before);
+});
+
+test('a POST whose body comes in reads after its head waits in the lane for it, and is forwarded byte for byte', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  // Bytes that read as a request if the lane took the body for the next head.
+  const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+  const post = `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: ${body.length}\r\n\r\n`;
+  // As a body on a 1,460-byte MSS arrives: the head with nothing of it, then the body in pieces, the
+  // last one with the next request.
+  await writeApart(client, [
+    get('/api/recommend/first') + post,
+    body.slice(0, 7),
+    body.slice(7, 30),
+    body.slice(30) + get('/api/recommend/last'),
+  ]);
+  const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
+  assert.deepEqual(
+    responses.map((r) => `${r.status} ${r.body.toString()}`),
+    [
+      '200 fn GET /api/recommend/first ',
+      `200 fn POST /api/recommend/post ${body}`,
+      '200 fn GET /api/recommend/last ',
+    ],
+  );
+  assert.deepEqual(responses.map(isLanes), [true, true, true], 'answered by Node, not the lane');
+  assert.deepEqual(
+    s.fn!.seen.map((r) => `${r.method} ${r.path}`),
+    ['GET /api/recommend/first', 'POST /api/recommend/post', 'GET /api/recommend/last'],
+  );
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('a cut body that stops gets 408 at limits.bodyIdleTimeoutMs, and nothing of it is forwarded', async (t) => {
+  const { s, before, client } = await openWithDeadline(t, 'bodyIdleTimeoutMs');
+  await client.write(
+    'POST /api/recommend/never HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 100\r\n\r\n{"half":',
+  );
+  await waitUntil(() => client.isClosed(), 'fnshift to give up on the cut body');
+  const text = client.received().toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 408 /);
+  assert.equal(rawCode(text), 'FNSHIFT_REQUEST_TIMEOUT');
+  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('a body that trickles past limits.requestTimeoutMs gets 408 though no gap reaches bodyIdleTimeoutMs', async (t) => {
+  const s = await startScenario(t, {
+    fn: toxics.echo('fn'),
+    limits: {
+      headersTimeoutMs: 300,
+      requestTimeoutMs: 300,
+      bodyIdleTimeoutMs: 60_000,
+      connectionsCheckIntervalMs: 50,
+    },
+  });
+  const before = baseline(s.app);
+  const client = await openClient(s.port);
+  await client.write(
+    'POST /api/recommend/slow HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 1000\r\n\r\n',
+  );
+  // A byte every 20 ms keeps the body idle deadline away; 1,000 of them would take 20 s, and the test
+  // gives up after 10.
+  for (let i = 0; i < 500 && !client.isClosed(); i++) {
+    await client.write('x').catch(() => {});
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  assert.ok(client.isClosed(), 'fnshift still reading the trickle after 10 s');
+  const text = client.received().toString('latin1');
+  assert.match(text, /^HTTP\/1\.1 408 /);
+  assert.equal(rawCode(text), 'FNSHIFT_REQUEST_TIMEOUT');
+  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('a drain waits for a body the lane is still reading, and the request is answered', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const client = await openClient(s.port);
+  await client.write(
+    'POST /api/recommend/draining HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 10\r\n\r\n12345',
+  );
+  await waitUntil(() => s.app.inFlight === 1, 'the lane to hold the cut body as a request in flight');
+  const drained = s.app.shutdown(10_000);
+  await client.write('67890');
+  const [response] = await responsesOn(client, ['POST']);
+  assert.equal(response?.status, 200);
+  assert.equal(response?.body.toString(), 'fn POST /api/recommend/draining 1234567890');
+  assert.match(response?.head ?? '', /^connection: close\r$/im);
+  assert.deepEqual(await drained, { isClean: true });
 });
 
 test('Connection: close gets connection: close, and the socket closes after the response', async (t) => {
