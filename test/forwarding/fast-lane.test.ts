@@ -13,6 +13,7 @@ import {
   type RawClient,
   rawCode,
   rawExchange,
+  type Scenario,
   startScenario,
   toxics,
   waitUntil,
@@ -132,32 +133,40 @@ test('answers several GETs pipelined in one write, in order, on the one connecti
 /** The lane writes its own connection field in lower case; Node's ServerResponse writes `Connection:`. */
 const isLanes = (r: Response) => r.head.includes('\r\nconnection: keep-alive\r\n');
 
-test('a POST whose small Content-Length body arrives with it stays in the lane: GET, POST, GET all answered there', async (t) => {
-  const s = await startScenario(t, { fn: toxics.echo('fn') });
-  const before = baseline(s.app);
+/** A POST body that looks like the end of a head and a request, so a byte parsed twice would show. */
+const HEAD_LIKE_BODY = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
 
-  // The body looks like the end of a head and a request, so a byte parsed twice would show.
-  const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\n\r\n';
-  const client = await openClient(s.port);
-  await client.write(
-    get('/api/recommend/first') +
-      `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}` +
-      get('/api/recommend/last'),
-  );
+/**
+ * The echo function's answers to GET /first, POST /post with HEAD_LIKE_BODY and GET /last on `client`,
+ * in order, and which of them the lane served.
+ */
+async function assertGetPostGet(client: RawClient, servedByLane: boolean[]): Promise<void> {
   const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
-
   assert.deepEqual(
     responses.map((r) => `${r.status} ${r.body.toString()}`),
     [
       '200 fn GET /api/recommend/first ',
-      `200 fn POST /api/recommend/post ${body}`,
+      `200 fn POST /api/recommend/post ${HEAD_LIKE_BODY}`,
       '200 fn GET /api/recommend/last ',
     ],
   );
-  assert.deepEqual(responses.map(isLanes), [true, true, true], responses.map((r) => r.head).join('\n'));
+  assert.deepEqual(responses.map(isLanes), servedByLane, responses.map((r) => r.head).join('\n'));
+}
+
+test('a POST whose small Content-Length body arrives with it stays in the lane: GET, POST, GET all answered there', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  await client.write(
+    get('/api/recommend/first') +
+      `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Type: text/plain\r\nContent-Length: ${HEAD_LIKE_BODY.length}\r\n\r\n${HEAD_LIKE_BODY}` +
+      get('/api/recommend/last'),
+  );
+  await assertGetPostGet(client, [true, true, true]);
   assert.deepEqual(
     s.fn!.seen.map((r) => `${r.method} ${r.path} ${r.body.toString('latin1')}`),
-    ['GET /api/recommend/first ', `POST /api/recommend/post ${body}`, 'GET /api/recommend/last '],
+    ['GET /api/recommend/first ', `POST /api/recommend/post ${HEAD_LIKE_BODY}`, 'GET /api/recommend/last '],
   );
   assert.equal(s.legacy!.count(), 0);
   await hangUp(client);
@@ -168,23 +177,13 @@ test('a chunked POST goes to Node mid-connection without losing a byte', async (
   const s = await startScenario(t, { fn: toxics.echo('fn') });
   const before = baseline(s.app);
 
-  const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\n\r\n';
   const client = await openClient(s.port);
   await client.write(
     get('/api/recommend/first') +
       `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nTransfer-Encoding: chunked\r\n\r\n` +
-      `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n${get('/api/recommend/last')}`,
+      `${HEAD_LIKE_BODY.length.toString(16)}\r\n${HEAD_LIKE_BODY}\r\n0\r\n\r\n${get('/api/recommend/last')}`,
   );
-  const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
-  assert.deepEqual(
-    responses.map((r) => `${r.status} ${r.body.toString()}`),
-    [
-      '200 fn GET /api/recommend/first ',
-      `200 fn POST /api/recommend/post ${body}`,
-      '200 fn GET /api/recommend/last ',
-    ],
-  );
-  assert.deepEqual(responses.map(isLanes), [true, false, false]);
+  await assertGetPostGet(client, [true, false, false]);
   // Node's server starts a pipelined request before the one ahead of it has its answer (the answers
   // still leave in order), so the function may see the last GET before the POST.
   assert.deepEqual(
@@ -265,15 +264,22 @@ async function openWithDeadline(
   return { s, before, client: await openClient(s.port) };
 }
 
-test('a cut head that never ends gets 408 at limits.headersTimeoutMs and is not forwarded', async (t) => {
-  const { s, before, client } = await openWithDeadline(t, 'headersTimeoutMs');
-  await client.write('GET /api/recommend/never HTTP/1.1\r\nHost: fnshift.test\r\nAcc');
-  await waitUntil(() => client.isClosed(), 'fnshift to give up on the cut head');
-  // The answer Node's side gives a head that times out, so both sides of the lane agree.
+/**
+ * fnshift answered `client` as Node's side answers a request that does not arrive in time (408
+ * FNSHIFT_REQUEST_TIMEOUT), so both sides of the lane agree, and forwarded nothing of it.
+ */
+function assertTimedOut(s: Scenario, client: RawClient): void {
   const text = client.received().toString('latin1');
   assert.match(text, /^HTTP\/1\.1 408 /);
   assert.equal(rawCode(text), 'FNSHIFT_REQUEST_TIMEOUT');
   assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+}
+
+test('a cut head that never ends gets 408 at limits.headersTimeoutMs and is not forwarded', async (t) => {
+  const { s, before, client } = await openWithDeadline(t, 'headersTimeoutMs');
+  await client.write('GET /api/recommend/never HTTP/1.1\r\nHost: fnshift.test\r\nAcc');
+  await waitUntil(() => client.isClosed(), 'fnshift to give up on the cut head');
+  assertTimedOut(s, client);
   await assertBackToBaseline(s.app, before);
 });
 
@@ -294,27 +300,16 @@ test('a POST whose body comes in reads after its head waits in the lane for it, 
   const before = baseline(s.app);
 
   const client = await openClient(s.port);
-  // Bytes that read as a request if the lane took the body for the next head.
-  const body = 'line1\r\n\r\nGET /api/recommend/smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
-  const post = `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: ${body.length}\r\n\r\n`;
+  const post = `POST /api/recommend/post HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: ${HEAD_LIKE_BODY.length}\r\n\r\n`;
   // As a body on a 1,460-byte MSS arrives: the head with nothing of it, then the body in pieces, the
   // last one with the next request.
   await writeApart(client, [
     get('/api/recommend/first') + post,
-    body.slice(0, 7),
-    body.slice(7, 30),
-    body.slice(30) + get('/api/recommend/last'),
+    HEAD_LIKE_BODY.slice(0, 7),
+    HEAD_LIKE_BODY.slice(7, 30),
+    HEAD_LIKE_BODY.slice(30) + get('/api/recommend/last'),
   ]);
-  const responses = await responsesOn(client, ['GET', 'POST', 'GET']);
-  assert.deepEqual(
-    responses.map((r) => `${r.status} ${r.body.toString()}`),
-    [
-      '200 fn GET /api/recommend/first ',
-      `200 fn POST /api/recommend/post ${body}`,
-      '200 fn GET /api/recommend/last ',
-    ],
-  );
-  assert.deepEqual(responses.map(isLanes), [true, true, true], 'answered by Node, not the lane');
+  await assertGetPostGet(client, [true, true, true]);
   assert.deepEqual(
     s.fn!.seen.map((r) => `${r.method} ${r.path}`),
     ['GET /api/recommend/first', 'POST /api/recommend/post', 'GET /api/recommend/last'],
@@ -329,10 +324,7 @@ test('a cut body that stops gets 408 at limits.bodyIdleTimeoutMs, and nothing of
     'POST /api/recommend/never HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 100\r\n\r\n{"half":',
   );
   await waitUntil(() => client.isClosed(), 'fnshift to give up on the cut body');
-  const text = client.received().toString('latin1');
-  assert.match(text, /^HTTP\/1\.1 408 /);
-  assert.equal(rawCode(text), 'FNSHIFT_REQUEST_TIMEOUT');
-  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+  assertTimedOut(s, client);
   await assertBackToBaseline(s.app, before);
 });
 
@@ -358,10 +350,7 @@ test('a body that trickles past limits.requestTimeoutMs gets 408 though no gap r
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   assert.ok(client.isClosed(), 'fnshift still reading the trickle after 10 s');
-  const text = client.received().toString('latin1');
-  assert.match(text, /^HTTP\/1\.1 408 /);
-  assert.equal(rawCode(text), 'FNSHIFT_REQUEST_TIMEOUT');
-  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+  assertTimedOut(s, client);
   await assertBackToBaseline(s.app, before);
 });
 
