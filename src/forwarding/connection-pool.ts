@@ -49,8 +49,17 @@ export type PoolStats = {
   running: number;
 };
 
+/** Since the pool was made: monotonic, for counters (telemetry/metrics.ts). */
+export type PoolTotals = {
+  /** Sockets that connected (TCP, or TLS after its handshake). */
+  opened: number;
+  /** Of those, the ones closed since, by either side. */
+  closed: number;
+};
+
 export type ConnectionPool = {
   readonly stats: PoolStats;
+  readonly totals: Readonly<PoolTotals>;
   /** Hands over a connection (synchronously when one is idle). Returns a cancel for a caller that leaves. */
   acquire(waiter: Waiter): () => void;
   /** Gives a connection back; only a response read whole on a keep-alive socket makes it reusable. */
@@ -99,6 +108,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
   const queue: Waiter[] = [];
   let connected = 0;
   let running = 0;
+  const totals: PoolTotals = { opened: 0, closed: 0 };
   let isClosing = false;
   /** Whoever waits for the last socket to go (close(), destroy(), each as often as called). */
   const onEmpty: Array<() => void> = [];
@@ -190,6 +200,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       clearTimeout(timer);
       isConnected = true;
       connected++;
+      totals.opened++;
       const w = waiter ?? queue.shift();
       waiter = undefined;
       if (w) hand(connection, w);
@@ -213,7 +224,10 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
       all.delete(connection);
       const at = idle.indexOf(connection);
       if (at !== -1) idle.splice(at, 1);
-      if (isConnected) connected--;
+      if (isConnected) {
+        connected--;
+        totals.closed++;
+      }
       const error = lastError ?? upstreamError('UPSTREAM_CLOSED', `${origin.host} closed the connection`);
       if (waiter) {
         // Never connected: this caller's request provably went nowhere. A failed TLS handshake (an
@@ -258,6 +272,7 @@ export function createConnectionPool(origin: URL, limits: PoolLimits): Connectio
   }
 
   return {
+    totals,
     get stats(): PoolStats {
       return { connected, free: idle.length, pending: queue.length, running };
     },

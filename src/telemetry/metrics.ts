@@ -13,6 +13,7 @@ import {
 } from 'prom-client';
 import pkg from '../../package.json' with { type: 'json' };
 import type { Snapshot } from '../config/snapshot.ts';
+import type { ConnectionPool, PoolTotals } from '../forwarding/connection-pool.ts';
 import { fallbackReason } from '../forwarding/fallback.ts';
 import {
   type AttemptEvent,
@@ -171,6 +172,39 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['upstream'],
     registers,
   });
+  // Each upstream's sockets, read from its pool at scrape time. A name whose pool changed (a reload gave
+  // it another URL or other pool settings) counts on from the new pool's totals, so no counter goes back.
+  const poolCounter = (name: string, help: string, pick: keyof PoolTotals) => {
+    const seen = new Map<string, { pool: ConnectionPool; value: number }>();
+    const counter: Counter<'upstream'> = new Counter({
+      name,
+      help,
+      labelNames: ['upstream'],
+      registers,
+      collect: () => {
+        const snapshot = options.snapshot();
+        for (const [upstream, { pool }] of [
+          ['legacy', snapshot.legacy],
+          ...Object.entries(snapshot.functions),
+        ] as const) {
+          const last = seen.get(upstream);
+          const value = pool.totals[pick];
+          counter.inc({ upstream }, value - (last?.pool === pool ? last.value : 0));
+          seen.set(upstream, { pool, value });
+        }
+      },
+    });
+  };
+  poolCounter(
+    'fnshift_upstream_connections_opened_total',
+    'Sockets connected to each upstream (legacy or a function name). Many per request: keep-alive is not holding.',
+    'opened',
+  );
+  poolCounter(
+    'fnshift_upstream_connections_closed_total',
+    'Sockets to each upstream closed since, by either side; opened less closed is the number open now.',
+    'closed',
+  );
   const breakerTransitions = new Counter({
     name: 'fnshift_breaker_transitions_total',
     help: 'Breaker state changes per function: open, half_open, close.',

@@ -19,7 +19,13 @@ type Panel = {
 
 async function exposedNames(): Promise<Set<string>> {
   const metrics = createMetrics({
-    snapshot: () => ({ config: { functions: {} }, weights: new Map() }) as never,
+    snapshot: () =>
+      ({
+        config: { functions: {} },
+        weights: new Map(),
+        legacy: { pool: { totals: { opened: 0, closed: 0 } } },
+        functions: {},
+      }) as never,
     breakerState: () => undefined,
   });
   try {

@@ -23,6 +23,8 @@ async function setup(t: TestContext) {
   const metrics = watch(t, () => running!);
   const legacy = await startFixture(t);
   const recommend = await startFixture(t, (req, res) => {
+    // `/close` answers close their socket, as an upstream ending keep-alive does.
+    if (req.url!.includes('close')) res.setHeader('connection', 'close');
     res.writeHead(req.url!.includes('missing') ? 404 : 200, { 'content-type': 'application/json' }).end('{}');
   });
   running = await startFnshift(t, {
@@ -124,6 +126,15 @@ test('counts requests, fallbacks and a breaker opening per route and target', as
   assert.equal(attempts('flaky', 'function', 'failed', 'none'), 4);
   assert.equal(attempts('legacy', 'legacy', 'relayed', '2xx'), 3 + 2 + 6);
 
+  // One request at a time: each upstream's one keep-alive socket carried all of them.
+  const sockets = (upstream: string) => [
+    m.value('fnshift_upstream_connections_opened_total', { upstream }),
+    m.value('fnshift_upstream_connections_closed_total', { upstream }),
+  ];
+  assert.deepEqual(sockets('recommend'), [1, 0]);
+  assert.deepEqual(sockets('legacy'), [1, 0]);
+  assert.deepEqual(sockets('flaky'), [0, 0], 'a refused connect opens nothing');
+
   assert.equal(m.value('fnshift_route_weight_percent', { route: 'recommend' }), 100);
   assert.equal(m.value('fnshift_route_weight_percent', { route: 'items' }), 0);
   assert.equal(m.value('fnshift_build_info', { version: '0.1.0', node: process.version }), 1);
@@ -131,6 +142,39 @@ test('counts requests, fallbacks and a breaker opening per route and target', as
   assert.equal(m.types.get('fnshift_requests_total'), 'COUNTER');
   assert.ok(m.types.has('process_cpu_user_seconds_total'), 'default process metrics');
   assert.ok(m.types.has('nodejs_eventloop_lag_p99_seconds'), 'default event-loop metrics');
+});
+
+test('counts the sockets each upstream closes and the ones opened after them', async (t) => {
+  const { metrics, url } = await setup(t);
+  await sendMany(`${url}/api/recommend/a`, 2);
+  await sendMany(`${url}/api/recommend/close`, 2);
+  await sendMany(`${url}/api/recommend/b`, 2);
+  const m = parseExposition(await metrics.render());
+  // The first socket carried a and the first close; the second, the second close; the third, both b.
+  assert.equal(m.value('fnshift_upstream_connections_opened_total', { upstream: 'recommend' }), 3);
+  assert.equal(m.value('fnshift_upstream_connections_closed_total', { upstream: 'recommend' }), 2);
+  assert.equal(m.types.get('fnshift_upstream_connections_opened_total'), 'COUNTER');
+});
+
+test('a reload that gives an upstream a new pool does not take its socket counters back', async () => {
+  const pool = (opened: number, closed: number) => ({ totals: { opened, closed } });
+  let functions = { recommend: { pool: pool(5, 2) } };
+  const metrics = createMetrics({
+    snapshot: () =>
+      ({ legacy: { pool: pool(1, 0) }, functions, weights: new Map(), config: { functions } }) as never,
+    breakerState: () => undefined,
+  });
+  const opened = async () =>
+    parseExposition(await metrics.render()).value('fnshift_upstream_connections_opened_total', {
+      upstream: 'recommend',
+    });
+  assert.equal(await opened(), 5);
+  // The new pool starts from 0: what it opens is added to what the old one did.
+  functions = { recommend: { pool: pool(1, 0) } };
+  assert.equal(await opened(), 6);
+  functions.recommend.pool.totals.opened = 4;
+  assert.equal(await opened(), 9);
+  metrics.stop();
 });
 
 test('counts config reloads by result and shows the rollout step and state', async (t) => {
