@@ -354,6 +354,19 @@ test('a body that trickles past limits.requestTimeoutMs gets 408 though no gap r
   await assertBackToBaseline(s.app, before);
 });
 
+test('a caller that hangs up while the lane waits for its body: nothing is forwarded, nothing is left', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+  const client = await openClient(s.port);
+  await client.write(
+    'POST /api/recommend/gone HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 10\r\n\r\n12345',
+  );
+  await waitUntil(() => s.app.inFlight === 1, 'the lane to hold the cut body as a request in flight');
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+  assert.equal(s.fn!.count() + s.legacy!.count(), 0);
+});
+
 test('a drain waits for a body the lane is still reading, and the request is answered', async (t) => {
   const s = await startScenario(t, { fn: toxics.echo('fn') });
   const client = await openClient(s.port);
