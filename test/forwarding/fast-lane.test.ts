@@ -354,14 +354,21 @@ test('a body that trickles past limits.requestTimeoutMs gets 408 though no gap r
   await assertBackToBaseline(s.app, before);
 });
 
+/**
+ * A client that sent a POST with 5 of its 10 body bytes, once the lane holds it as a request in flight
+ * (the data plane counts it, so the wait depends on no timing).
+ */
+async function openWithHalfABody(s: Scenario, path: string): Promise<RawClient> {
+  const client = await openClient(s.port);
+  await client.write(`POST ${path} HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 10\r\n\r\n12345`);
+  await waitUntil(() => s.app.inFlight === 1, 'the lane to hold the cut body as a request in flight');
+  return client;
+}
+
 test('a caller that hangs up while the lane waits for its body: nothing is forwarded, nothing is left', async (t) => {
   const s = await startScenario(t, { fn: toxics.echo('fn') });
   const before = baseline(s.app);
-  const client = await openClient(s.port);
-  await client.write(
-    'POST /api/recommend/gone HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 10\r\n\r\n12345',
-  );
-  await waitUntil(() => s.app.inFlight === 1, 'the lane to hold the cut body as a request in flight');
+  const client = await openWithHalfABody(s, '/api/recommend/gone');
   await hangUp(client);
   await assertBackToBaseline(s.app, before);
   assert.equal(s.fn!.count() + s.legacy!.count(), 0);
@@ -369,11 +376,7 @@ test('a caller that hangs up while the lane waits for its body: nothing is forwa
 
 test('a drain waits for a body the lane is still reading, and the request is answered', async (t) => {
   const s = await startScenario(t, { fn: toxics.echo('fn') });
-  const client = await openClient(s.port);
-  await client.write(
-    'POST /api/recommend/draining HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: 10\r\n\r\n12345',
-  );
-  await waitUntil(() => s.app.inFlight === 1, 'the lane to hold the cut body as a request in flight');
+  const client = await openWithHalfABody(s, '/api/recommend/draining');
   const drained = s.app.shutdown(10_000);
   await client.write('67890');
   const [response] = await responsesOn(client, ['POST']);
