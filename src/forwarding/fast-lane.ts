@@ -2,9 +2,10 @@
 // requests are bodiless, or carry a small Content-Length body (fast-head.ts), with light request and
 // response objects (fast-exchange.ts). The first request that is anything else, with every byte after
 // it, goes to Node's http server on the same socket, through the server's own 'connection' listener,
-// exactly as if Node had accepted it: chunked and large bodies, upgrades, malformed bytes, heads that
-// take more than a few reads, and their errors stay with Node's parser. A head cut across a few reads
-// (two TCP segments), and a small body cut from its head, wait in the lane for the rest.
+// exactly as if Node had accepted it: chunked and large bodies, upgrades, malformed bytes, heads and
+// bodies that take more than a few (dozen) reads, and their errors stay with Node's parser. A head cut
+// across a few reads (two TCP segments), and a small body cut from its head, wait in the lane for the
+// rest.
 // Why: Node's IncomingMessage/ServerResponse streams cost more CPU per proxied request than the rest of
 // fnshift's request path together (see "Where the CPU goes" in docs/load-testing.md). Small POSTs stay in
 // the lane because a hand-off is for good: with 8% feedback POSTs every keep-alive connection left it
@@ -65,6 +66,15 @@ type Lane = {
  * such a trickle lives at most about twice limits.headersTimeoutMs).
  */
 const MAX_HEAD_READS = 8;
+
+/**
+ * Reads a cut body may take in the lane: a 64 KiB body is 45 segments at a 1,460-byte MSS, and the
+ * kernel usually hands several over in one read. Each read is kept as it came until the body is whole,
+ * and a one-byte read costs a buffer of its own (about 250 bytes of heap, measured), so a body trickled a
+ * byte a read would otherwise hold hundreds of times its size. Past this many, the body goes to Node's parser, which
+ * streams it on.
+ */
+const MAX_BODY_READS = 32;
 
 type CutBody = {
   readonly reads: Buffer[];
@@ -219,11 +229,13 @@ class LaneConnection implements FastResponseOwner {
   #onBodyRead(cut: CutBody, chunk: Buffer): void {
     cut.reads.push(chunk);
     cut.bytes += chunk.length;
-    if (cut.bytes < cut.requestBytes) return this.#armBodyDeadline(cut);
+    const isWhole = cut.bytes >= cut.requestBytes;
+    if (!isWhole && cut.reads.length < MAX_BODY_READS) return this.#armBodyDeadline(cut);
     // One copy of the whole request, not one per read.
     this.#buffered = Buffer.concat(cut.reads, cut.bytes);
     this.#cutBody = undefined;
-    this.#next();
+    if (isWhole) this.#next();
+    else this.#handOff();
   }
 
   #armBodyDeadline(cut: CutBody): void {

@@ -318,6 +318,24 @@ test('a POST whose body comes in reads after its head waits in the lane for it, 
   await assertBackToBaseline(s.app, before);
 });
 
+test('a body trickled over more reads than the lane keeps goes on to Node whole, and is answered', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+
+  const client = await openClient(s.port);
+  const body = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  await writeApart(client, [
+    `POST /api/recommend/trickle HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: ${body.length}\r\n\r\n`,
+    ...body,
+  ]);
+  const [trickled] = await responsesOn(client, ['POST']);
+  assert.equal(trickled?.status, 200);
+  assert.equal(trickled?.body.toString(), `fn POST /api/recommend/trickle ${body}`);
+  assert.equal(trickled && isLanes(trickled), false, 'the lane kept a body of 37 reads');
+  await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
 test('a cut body that stops gets 408 at limits.bodyIdleTimeoutMs, and nothing of it is forwarded', async (t) => {
   const { s, before, client } = await openWithDeadline(t, 'bodyIdleTimeoutMs');
   await client.write(
