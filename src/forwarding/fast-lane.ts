@@ -70,9 +70,9 @@ const MAX_HEAD_READS = 8;
 /**
  * Reads a cut body may take in the lane: a 64 KiB body is 45 segments at a 1,460-byte MSS, and the
  * kernel usually hands several over in one read. Each read is kept as it came until the body is whole,
- * and a one-byte read costs a buffer of its own (about 250 bytes of heap, measured), so a body trickled a
- * byte a read would otherwise hold hundreds of times its size. Past this many, the body goes to Node's parser, which
- * streams it on.
+ * and a one-byte read costs a buffer of its own (about 250 bytes of heap, measured), so a body trickled
+ * a byte a read would otherwise hold hundreds of times its size. Past this many, the body goes to
+ * Node's parser, which streams it on.
  */
 const MAX_BODY_READS = 32;
 
