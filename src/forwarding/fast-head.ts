@@ -95,7 +95,8 @@ function readHead(bytes: Buffer, limits: LimitsConfig): FastHead | undefined {
 
 /**
  * Whether `bytes` are the start of a head the lane would take, cut across reads: no blank line yet, under
- * maxHeaderBytes, a whole request line the lane accepts and every whole field line so far one it accepts.
+ * maxHeaderBytes, a request line the lane accepts (or the start of one) and every whole field line so
+ * far one it accepts.
  * Then the lane waits for the rest instead of handing the connection to Node for good, which a head
  * split over two TCP segments (a 2 KB cookie on a 1,460-byte MSS) would otherwise do on every
  * long-lived connection sooner or later. Anything else is Node's at once, so its 400s come as before.
@@ -104,7 +105,7 @@ export function isHeadPending(bytes: Buffer, limits: LimitsConfig): boolean {
   if (bytes.length >= limits.maxHeaderBytes || bytes.indexOf(CRLF_CRLF) !== -1) return false;
   const text = bytes.toString('latin1');
   const lastEol = text.lastIndexOf('\r\n');
-  if (lastEol === -1) return false;
+  if (lastEol === -1) return isRequestLineStart(text);
   let eol = text.indexOf('\r\n');
   if (!REQUEST_LINE.test(text.slice(0, eol))) return false;
   const headers: Record<string, string> = Object.create(null);
@@ -116,6 +117,26 @@ export function isHeadPending(bytes: Buffer, limits: LimitsConfig): boolean {
     if (!takeField(text, start, eol, headers, rawHeaders)) return false;
   }
   return true;
+}
+
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+const VERSION = 'HTTP/1.1';
+const TARGET_SO_FAR = /^(?:\/[\x21-\x7e]*)?$/;
+
+/**
+ * Whether `line`, no CRLF yet, can still grow into a request line REQUEST_LINE accepts: a long query
+ * string can put a segment boundary inside the request line too.
+ */
+function isRequestLineStart(line: string): boolean {
+  const afterMethod = line.indexOf(' ');
+  if (afterMethod === -1) return line !== '' && METHODS.some((method) => method.startsWith(line));
+  if (!METHODS.includes(line.slice(0, afterMethod))) return false;
+  const afterTarget = line.indexOf(' ', afterMethod + 1);
+  const target = line.slice(afterMethod + 1, afterTarget === -1 ? line.length : afterTarget);
+  if (!TARGET_SO_FAR.test(target)) return false;
+  if (afterTarget === -1) return true;
+  const version = line.slice(afterTarget + 1);
+  return target !== '' && (VERSION.startsWith(version) || version === `${VERSION}\r`);
 }
 
 /**

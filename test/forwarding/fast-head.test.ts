@@ -430,8 +430,15 @@ test('a request it accepts is one Node accepts too, with the same method, target
 const pending = (bytes: string | Buffer) =>
   isHeadPending(typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes, limits);
 
-test('a head cut after its request line or a whole field is pending, a partial last line included', () => {
+test('a head cut anywhere before its blank line is pending, inside its request line included', () => {
   for (const bytes of [
+    'G',
+    'OPT',
+    'GET ',
+    'GET /api/recommend?user=42&scene=home',
+    'GET /api/recommend HTT',
+    'DELETE /api/item/7 HTTP/1.1',
+    'GET / HTTP/1.1\r',
     'GET /api/recommend HTTP/1.1\r\n',
     'GET / HTTP/1.1\r\nHost: a\r\n',
     'GET / HTTP/1.1\r\nHost: a\r\nCookie: a=1; b',
@@ -446,7 +453,14 @@ test('a head cut after its request line or a whole field is pending, a partial l
 test("what is not the start of a head the lane would take is not pending: Node's parser has it at once", () => {
   for (const [why, bytes] of [
     ['nothing yet', ''],
-    ['a request line not yet whole', 'GET /api/recommend HTT'],
+    ['the start of a method the lane leaves to Node', 'CONN'],
+    ['a lower-case method', 'get /'],
+    ['a target that is not origin-form', 'GET http://a/'],
+    ['two spaces after the method', 'GET  /'],
+    ['another version', 'GET / HTTP/1.0'],
+    ['HTTP/2', 'GET / HTTP/2'],
+    ['a space after the version', 'GET / HTTP/1.1 '],
+    ['a bare LF ending the request line', 'GET / HTTP/1.1\n'],
     ['a whole head (parseFastHead decides)', 'GET / HTTP/1.1\r\nHost: a\r\n\r\n'],
     ['HTTP/1.0', 'GET / HTTP/1.0\r\nHost: a\r\n'],
     ['a method the lane leaves to Node', 'CONNECT a:443 HTTP/1.1\r\nHost: a\r\n'],
@@ -468,15 +482,13 @@ test("what is not the start of a head the lane would take is not pending: Node's
   }
 });
 
-test('every cut of an accepted head, after its request line and before its blank line, is pending', () => {
+test('every cut of an accepted head, from its first byte to just before its blank line, is pending', () => {
   fc.assert(
     fc.property(plainHead, fc.nat(), (bytes, at) => {
       const head = parseFastHead(bytes, limits);
       if (!head) return;
-      const lineEnd = bytes.indexOf('\r\n') + 2;
-      const blank = head.headBytes - 4;
-      // Cuts from just after the request line to just before the blank line's CRLF CRLF is whole.
-      const cut = lineEnd + (at % (blank + 3 - lineEnd + 1));
+      // Cuts from one byte to just before the blank line's CRLF CRLF is whole.
+      const cut = 1 + (at % (head.headBytes - 1));
       assert.equal(
         pending(bytes.subarray(0, cut)),
         true,

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { type TestContext, test } from 'node:test';
+import fc from 'fast-check';
 import {
   assertBackToBaseline,
   baseline,
@@ -333,6 +334,66 @@ test('a body trickled over more reads than the lane keeps goes on to Node whole,
   assert.equal(trickled?.body.toString(), `fn POST /api/recommend/trickle ${body}`);
   assert.equal(trickled && isLanes(trickled), false, 'the lane kept a body of 37 reads');
   await hangUp(client);
+  await assertBackToBaseline(s.app, before);
+});
+
+test('however pipelined requests are cut across up to seven writes, the lane answers each once, in order, byte for byte', async (t) => {
+  const s = await startScenario(t, { fn: toxics.echo('fn') });
+  const before = baseline(s.app);
+  // ASCII bodies with the bytes that frame HTTP: the echo answers in UTF-8.
+  const bodyText = fc.array(fc.constantFrom('a', 'Z', '0', ' ', ':', '\r', '\n', '{', '"'), {
+    maxLength: 3000,
+  });
+  const requests = fc.array(
+    fc.option(
+      bodyText.map((chars) => chars.join('')),
+      { nil: undefined },
+    ),
+    {
+      minLength: 1,
+      maxLength: 4,
+    },
+  );
+  const cuts = fc.uniqueArray(fc.nat(), { maxLength: 6 });
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(requests, cuts, async (bodies, at) => {
+      run++;
+      const paths = bodies.map((_, i) => `/api/recommend/r${run}-${i}`);
+      const bytes = bodies
+        .map((body, i) =>
+          body === undefined
+            ? get(paths[i]!)
+            : `POST ${paths[i]} HTTP/1.1\r\nHost: fnshift.test\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+        )
+        .join('');
+      const ends = [...new Set(at.map((n) => 1 + (n % (bytes.length - 1))))].sort((a, b) => a - b);
+      const pieces = [0, ...ends].map((start, i) => bytes.slice(start, ends[i] ?? bytes.length));
+      const client = await openClient(s.port);
+      client.socket.setNoDelay(true);
+      for (const piece of pieces) {
+        await client.write(piece);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      const methods = bodies.map((body) => (body === undefined ? 'GET' : 'POST'));
+      const responses = await responsesOn(client, methods);
+      assert.deepEqual(
+        responses.map((r) => `${r.status} ${r.body.toString()}`),
+        bodies.map((body, i) => `200 fn ${methods[i]} ${paths[i]} ${body ?? ''}`),
+      );
+      // Seven reads at most: no head (8) or body (32) outgrows what the lane waits for.
+      assert.deepEqual(
+        responses.map(isLanes),
+        bodies.map(() => true),
+      );
+      assert.deepEqual(
+        s.fn!.seen.slice(-bodies.length).map((r) => `${r.method} ${r.path} ${r.body.toString('latin1')}`),
+        bodies.map((body, i) => `${methods[i]} ${paths[i]} ${body ?? ''}`),
+      );
+      await hangUp(client);
+    }),
+    { numRuns: 40 },
+  );
   await assertBackToBaseline(s.app, before);
 });
 
