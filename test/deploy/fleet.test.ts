@@ -2,7 +2,6 @@
 // kubectl prints it; the CLI prints the kubectl recipe, is its middle step with --stdin, and runs it
 // with --apply (against a fake kubectl here).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -11,8 +10,7 @@ import { parseDocument } from 'yaml';
 import { parseConfig } from '../../src/config/load.ts';
 import { fleetRecipe, setRouteWeight, setRouteWeightInConfigMap } from '../../src/deploy/fleet.ts';
 import type { FnshiftError } from '../../src/errors.ts';
-
-const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+import { runCli } from './process.ts';
 
 const config = `# yaml-language-server: $schema=./schema.json
 listen: 0.0.0.0:8080
@@ -138,23 +136,6 @@ test('the recipe gets, edits and applies the ConfigMap in its namespace', () => 
   );
   assert.match(fleetRecipe({ configMap: 'c', key: 'my config.yaml' }, 'r', 1), /--key 'my config.yaml'/);
 });
-
-function runCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { env: { ...process.env, ...options.env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(options.input ?? '');
-  });
-}
 
 test('fnshift weight --fleet prints the recipe; --stdin is its middle step', async () => {
   const [printed, filtered] = await Promise.all([

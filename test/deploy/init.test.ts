@@ -1,7 +1,6 @@
 // `fnshift init`: a starter fnshift.yaml from flags, with the schema modeline, that `fnshift validate`
 // accepts; never over an existing file without --force.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,24 +8,7 @@ import { test } from 'node:test';
 import { defaultSchemaRef, starterConfig } from '../../src/cli/commands/init.ts';
 import { parseConfig } from '../../src/config/load.ts';
 import { sidecarPaths, sidecarPorts } from '../../src/deploy/sidecar.ts';
-
-const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
-
-function runCli(args: string[], cwd: string) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+import { runCli } from './process.ts';
 
 const flags = {
   legacy: 'http://127.0.0.1:3000',
@@ -109,14 +91,14 @@ test('the written file passes fnshift validate, and is not overwritten without -
     '--route',
     'recommend=/api/recommend',
   ];
-  const first = await runCli(args, dir);
+  const first = await runCli(args, { cwd: dir });
   assert.equal(first.status, 0, first.stderr);
   const written = await readFile(join(dir, 'fnshift.yaml'), 'utf8');
   assert.match(written, /^# yaml-language-server: \$schema=/);
 
   const [validate, again] = await Promise.all([
-    runCli(['validate', '-c', 'fnshift.yaml'], dir),
-    runCli([...args, '--weight', '50'], dir),
+    runCli(['validate', '-c', 'fnshift.yaml'], { cwd: dir }),
+    runCli([...args, '--weight', '50'], { cwd: dir }),
   ]);
   assert.equal(validate.status, 0, validate.stderr);
   assert.match(validate.stdout, /recommend: \/api\/recommend → recommend at 0%/);
@@ -124,7 +106,7 @@ test('the written file passes fnshift validate, and is not overwritten without -
   assert.match(again.stderr, /fnshift\.yaml exists; use --force to overwrite it/);
   assert.equal(await readFile(join(dir, 'fnshift.yaml'), 'utf8'), written);
 
-  const forced = await runCli([...args, '--weight', '50', '--force'], dir);
+  const forced = await runCli([...args, '--weight', '50', '--force'], { cwd: dir });
   assert.equal(forced.status, 0, forced.stderr);
   assert.match(await readFile(join(dir, 'fnshift.yaml'), 'utf8'), /weight: 50/);
 });

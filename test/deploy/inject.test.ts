@@ -2,7 +2,6 @@
 // and the strict key check; a second pass changes nothing; other documents pass through byte for byte;
 // garbage is exit 2 with a clear error.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { test } from 'node:test';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
@@ -14,8 +13,7 @@ import {
   sidecarVolumes,
 } from '../../src/deploy/sidecar.ts';
 import { type K8sObject, parseObjects, validateAll } from './k8s.ts';
-
-const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+import { runCli } from './process.ts';
 
 const service = `# the Service stays as written
 apiVersion: v1
@@ -68,26 +66,6 @@ data:
 /** The pod spec of the `index`th object of a YAML stream (a Deployment). */
 function podSpecOf(text: string, index = 0): IPodSpec {
   return (parseObjects(text)[index] as unknown as IDeployment).spec!.template.spec!;
-}
-
-function runCli(
-  args: string[],
-  input: string,
-): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [cli, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on('data', (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input);
-  });
 }
 
 test('adds fnshift as the first init container with restartPolicy Always, and its volumes', () => {
@@ -205,7 +183,7 @@ test('hints at what it cannot fix: the Service, a missing preStop, a short grace
 });
 
 test('the CLI reads stdin, writes YAML to stdout and reports on stderr', async () => {
-  const result = await runCli(['inject', '-'], `${service}---\n${deployment}`);
+  const result = await runCli(['inject', '-'], { input: `${service}---\n${deployment}` });
   assert.equal(result.status, 0, result.stderr);
   assert.match(result.stderr, /deployment shop-bff injected/);
   assert.match(result.stderr, /targetPort at "fnshift-http"/);
@@ -213,7 +191,7 @@ test('the CLI reads stdin, writes YAML to stdout and reports on stderr', async (
   assert.equal(spec.initContainers?.[0]?.name, 'fnshift');
   assert.equal(spec.initContainers?.[0]?.readinessProbe?.httpGet?.port, 'fnshift-probes');
   assert.ok(spec.volumes?.some((v) => v.secret?.secretName === 'fnshift-admin-token'));
-  const again = await runCli(['inject', '-'], result.stdout);
+  const again = await runCli(['inject', '-'], { input: result.stdout });
   assert.equal(again.stdout, result.stdout);
 });
 
@@ -232,11 +210,11 @@ test('garbage input exits 2 with a clear error and writes nothing', async () => 
       JSON.stringify(input),
     );
   }
-  const garbage = await runCli(['inject', '-'], '\u0000\u0001 just some words');
+  const garbage = await runCli(['inject', '-'], { input: '\u0000\u0001 just some words' });
   assert.equal(garbage.status, 2, garbage.stderr);
   assert.match(garbage.stderr, /^fnshift: stdin: document 1 /);
   assert.equal(garbage.stdout, '');
-  const missing = await runCli(['inject', '/nonexistent/deploy.yaml'], '');
+  const missing = await runCli(['inject', '/nonexistent/deploy.yaml'], { input: '' });
   assert.equal(missing.status, 2);
   assert.match(missing.stderr, /cannot read \/nonexistent\/deploy.yaml/);
 });

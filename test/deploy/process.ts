@@ -16,29 +16,41 @@ export const node24Env = (env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv => ({
 
 export type Finished = { status: number | null; stdout: string; stderr: string };
 
-export function runToEnd(
-  command: string,
-  args: string[],
-  options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
-): Promise<Finished> {
+export type RunOptions = {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** Written to the command's stdin, which is then closed; without it stdin is not open at all. */
+  input?: string;
+};
+
+export function runToEnd(command: string, args: string[], options: RunOptions = {}): Promise<Finished> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, {
       cwd: options.cwd,
       env: options.env ?? node24Env(),
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       timeout: options.timeoutMs ?? 120_000,
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => {
+    child.stdout!.on('data', (c: Buffer) => {
       stdout += c.toString();
     });
-    child.stderr.on('data', (c: Buffer) => {
+    child.stderr!.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     child.on('error', reject);
     child.on('close', (status) => resolve({ status, stdout, stderr }));
+    if (options.input !== undefined) child.stdin!.end(options.input);
   });
+}
+
+const cli = new URL('../../src/cli/main.ts', import.meta.url).pathname;
+
+/** `fnshift ARGS` from this checkout, run to its end on this Node; `env` adds to the environment. */
+export function runCli(args: string[], options: Omit<RunOptions, 'timeoutMs'> = {}): Promise<Finished> {
+  return runToEnd(process.execPath, [cli, ...args], { ...options, env: node24Env(options.env) });
 }
 
 export type LogLine = Record<string, unknown> & { msg?: string };
