@@ -172,8 +172,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
     labelNames: ['upstream'],
     registers,
   });
-  // Each upstream's sockets, read from its pool at scrape time. A name whose pool changed (a reload gave
-  // it another URL or other pool settings) counts on from the new pool's totals, so no counter goes back.
+  // Each upstream's sockets, read from its pool at scrape time. When a reload gives a name another pool
+  // (another URL or other pool settings), the old pool's sockets leave the name with it: they count as
+  // opened up to now and as closed, and the new pool's count on from there. So no counter goes back, and
+  // opened less closed stays the sockets the name's pool has open.
   const poolCounter = (name: string, help: string, pick: keyof PoolTotals) => {
     const seen = new Map<string, { pool: ConnectionPool; value: number }>();
     const counter: Counter<'upstream'> = new Counter({
@@ -189,7 +191,10 @@ export function createMetrics(options: MetricsOptions): Metrics {
         ] as const) {
           const last = seen.get(upstream);
           const value = pool.totals[pick];
-          counter.inc({ upstream }, value - (last?.pool === pool ? last.value : 0));
+          let delta = value;
+          if (last?.pool === pool) delta -= last.value;
+          else if (last !== undefined) delta += last.pool.totals.opened - last.value;
+          counter.inc({ upstream }, delta);
           seen.set(upstream, { pool, value });
         }
       },
