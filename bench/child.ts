@@ -102,20 +102,43 @@ export interface ReadyMessage {
 
 /** Waits for `{ event: 'ready' }` from a forked script. */
 export function waitForReadyMessage(child: BenchChild, timeoutMs: number): Promise<ReadyMessage> {
+  return awaitMessage(
+    child,
+    (message) => (isReadyMessage(message) ? message : undefined),
+    timeoutMs,
+    () =>
+      new BenchError('FNSHIFT_BENCH_START_TIMEOUT', `${child.name} sent no ready message in ${timeoutMs} ms`),
+  );
+}
+
+/**
+ * The first IPC message from `child` that `accept` takes: it returns undefined for a message meant for
+ * someone else, and what it throws rejects. Rejects too when the child exits first (exitedError) or
+ * nothing is taken in `timeoutMs` (`timedOut()`).
+ */
+export function awaitMessage<T>(
+  child: BenchChild,
+  accept: (message: unknown) => T | undefined,
+  timeoutMs: number,
+  timedOut: () => BenchError,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       cleanup();
-      reject(
-        new BenchError(
-          'FNSHIFT_BENCH_START_TIMEOUT',
-          `${child.name} sent no ready message in ${timeoutMs} ms`,
-        ),
-      );
+      reject(timedOut());
     }, timeoutMs);
     const onMessage = (message: unknown) => {
-      if (!isReadyMessage(message)) return;
+      let taken: T | undefined;
+      try {
+        taken = accept(message);
+      } catch (error) {
+        cleanup();
+        reject(error);
+        return;
+      }
+      if (taken === undefined) return;
       cleanup();
-      resolve(message);
+      resolve(taken);
     };
     const onExit = (code: number | null, signal: string | null) => {
       cleanup();

@@ -1,6 +1,6 @@
 // The bench's side of the load generator: one long-lived child (warm JIT), one round at a time, each bounded.
 import { fileURLToPath } from 'node:url';
-import { type BenchChild, exitedError, forkScript, waitForReadyMessage } from './child.ts';
+import { awaitMessage, type BenchChild, forkScript, waitForReadyMessage } from './child.ts';
 import { BenchError } from './errors.ts';
 import type { LatencyPercentilesUs } from './latency.ts';
 
@@ -71,30 +71,18 @@ export function createLoadGenerator(): LoadGenerator {
 }
 
 function exchange(child: BenchChild, request: WorkerRequest, timeoutMs: number): Promise<RoundMeasurement> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(
-        new BenchError('FNSHIFT_BENCH_ROUND_TIMEOUT', `no result from the load generator in ${timeoutMs} ms`),
-      );
-    }, timeoutMs);
-    const onMessage = (reply: WorkerReply) => {
-      if (reply.id !== request.id) return;
-      cleanup();
-      if (reply.type === 'result') resolve(reply.measurement);
-      else reject(new BenchError('FNSHIFT_BENCH_LOAD_FAILED', reply.message));
-    };
-    const onExit = (code: number | null, signal: string | null) => {
-      cleanup();
-      reject(exitedError(child, code, signal));
-    };
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.process.off('message', onMessage);
-      child.process.off('exit', onExit);
-    };
-    child.process.on('message', onMessage);
-    child.process.once('exit', onExit);
-    child.process.send(request);
-  });
+  const answer = awaitMessage(
+    child,
+    (message) => {
+      const reply = message as WorkerReply | null;
+      if (typeof reply !== 'object' || reply === null || reply.id !== request.id) return undefined;
+      if (reply.type === 'result') return reply.measurement;
+      throw new BenchError('FNSHIFT_BENCH_LOAD_FAILED', reply.message);
+    },
+    timeoutMs,
+    () =>
+      new BenchError('FNSHIFT_BENCH_ROUND_TIMEOUT', `no result from the load generator in ${timeoutMs} ms`),
+  );
+  child.process.send(request);
+  return answer;
 }
