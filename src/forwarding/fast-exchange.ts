@@ -112,6 +112,31 @@ export class FastResponse extends EventEmitter implements ProxyResponse {
       else if (lower === 'date') hasDate = true;
       head += line(name, value);
     }
+    return this.#endHead(statusCode, head, hasLength, hasDate);
+  }
+
+  /**
+   * writeHead for a head relayed from an upstream: `fields` come from fnshift's response parser with the
+   * hop-by-hop ones removed (lower-case tokens, values without control bytes) plus fnshift's own, and
+   * the reason phrase passed the parser's check, so nothing is checked or lower-cased again.
+   */
+  writeRelayedHead(statusCode: number, reason: string, fields: readonly string[]): this {
+    if (this.headersSent)
+      throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    let head = `HTTP/1.1 ${statusCode} ${reason || STATUS_CODES[statusCode] || 'unknown'}\r\n`;
+    let hasLength = false;
+    let hasDate = false;
+    for (let i = 0; i < fields.length; i += 2) {
+      const name = fields[i]!;
+      if (name === 'content-length') hasLength = true;
+      else if (name === 'date') hasDate = true;
+      head += `${name}: ${fields[i + 1]!}\r\n`;
+    }
+    return this.#endHead(statusCode, head, hasLength, hasDate);
+  }
+
+  /** The framing and connection fields every head ends with; stores it until the first body bytes. */
+  #endHead(statusCode: number, head: string, hasLength: boolean, hasDate: boolean): this {
     if (!hasDate) head += `date: ${httpDate()}\r\n`;
     this.#hasBody = !(this.#isHeadRequest || statusCode === 204 || statusCode === 304);
     if (!hasLength && this.#hasBody) {

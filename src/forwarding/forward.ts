@@ -24,7 +24,11 @@ export type AttemptRequest = {
   res: ProxyResponse;
   /** Consulted on response headers before anything reaches the client; true keeps the response off the wire. */
   shouldDivert?: (statusCode: number) => boolean;
-  /** Extra fields for the client's response (x-fnshift-*), pushed as `name, value` when it starts. */
+  /**
+   * Extra fields for the client's response (x-fnshift-*), pushed as `name, value` when it starts. The fast
+   * lane writes them unchecked with the upstream's (FastResponse.writeRelayedHead): lower-case tokens and
+   * values without control bytes only.
+   */
   decorate?: (fields: string[]) => void;
   /**
    * When given, the attempt adds the wall time of its own work to `busyMs`: starting (pool, writing the
@@ -363,7 +367,8 @@ class Attempt implements ConnectionUser {
     const out = responseHeaders(head.fields, head.connection);
     req.decorate?.(out);
     try {
-      req.res.writeHead(head.statusCode, head.statusMessage || undefined, out);
+      if (req.res instanceof FastResponse) req.res.writeRelayedHead(head.statusCode, head.statusMessage, out);
+      else req.res.writeHead(head.statusCode, head.statusMessage || undefined, out);
     } catch (error) {
       // Header values Node refuses to send: nothing was written, so the caller can answer 502.
       this.#parser.stop();

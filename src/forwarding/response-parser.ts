@@ -396,8 +396,22 @@ function parseHead(text: string, options: ResponseParserOptions): ParsedHead {
   return { statusCode, head, framing: 'close', length: 0 };
 }
 
-/** `timeout=N` in a Keep-Alive value (`timeout=5`, `timeout=5, max=1000`), in milliseconds. */
+/**
+ * The last Keep-Alive value parsed and its hint: an upstream sends the same value on every response, so
+ * each response costs one string comparison instead of a lower-cased copy, a search and a parse.
+ */
+let lastKeepAlive = '';
+let lastKeepAliveHintMs: number | undefined;
+
 function keepAliveHintMs(value: string): number | undefined {
+  if (value === lastKeepAlive) return lastKeepAliveHintMs;
+  lastKeepAlive = value;
+  lastKeepAliveHintMs = parseKeepAliveHintMs(value);
+  return lastKeepAliveHintMs;
+}
+
+/** `timeout=N` in a Keep-Alive value (`timeout=5`, `timeout=5, max=1000`), in milliseconds. */
+function parseKeepAliveHintMs(value: string): number | undefined {
   const at = value.toLowerCase().indexOf('timeout=');
   if (at === -1) return undefined;
   const seconds = Number.parseInt(value.slice(at + 8), 10);

@@ -252,6 +252,18 @@ test('the Keep-Alive timeout hint is reported in milliseconds', () => {
   assert.equal(hint('Keep-Alive: max=3, TIMEOUT=7').keepAliveHintMs, 7000);
   assert.equal(hint().keepAliveHintMs, undefined);
   assert.equal(hint('Keep-Alive: max=3').keepAliveHintMs, undefined);
+  // Two upstreams with their own values, alternating: each response gets its own upstream's hint
+  // (the parser remembers the last value it read).
+  for (const [line, ms] of [
+    ['Keep-Alive: timeout=5', 5000],
+    ['Keep-Alive: timeout=5', 5000],
+    ['Keep-Alive: timeout=60', 60000],
+    ['Keep-Alive: timeout=5', 5000],
+    ['Keep-Alive: max=3', undefined],
+    ['Keep-Alive: timeout=60', 60000],
+  ] as const) {
+    assert.equal(hint(line).keepAliveHintMs, ms, line);
+  }
 });
 
 test('repeated equal Content-Length values collapse to one', () => {
