@@ -499,15 +499,6 @@ test('every cut of an accepted head, from its first byte to just before its blan
   );
 });
 
-test('arbitrary bytes never make isHeadPending throw', () => {
-  fc.assert(
-    fc.property(anyBytes, (bytes) => {
-      isHeadPending(bytes, limits);
-    }),
-    { numRuns: 3000 },
-  );
-});
-
 // cutRequestBytes: the lane waits for a small body cut from its head instead of handing it to Node.
 const cutBytes = (bytes: string) => cutRequestBytes(Buffer.from(bytes, 'latin1'), limits);
 
@@ -552,9 +543,10 @@ test('every cut inside an accepted body needs the whole request, and parseFastHe
   );
 });
 
-test('arbitrary bytes never make cutRequestBytes throw', () => {
+test('arbitrary bytes never make isHeadPending or cutRequestBytes throw', () => {
   fc.assert(
     fc.property(anyBytes, (bytes) => {
+      isHeadPending(bytes, limits);
       cutRequestBytes(bytes, limits);
     }),
     { numRuns: 3000 },
