@@ -8,6 +8,7 @@ export const benchErrorCodes = {
   FNSHIFT_BENCH_ROUND_TIMEOUT: 'The load round did not finish in time',
   FNSHIFT_BENCH_LOAD_FAILED: 'The load generator failed',
   FNSHIFT_BENCH_UNAVAILABLE: 'The contender is not installed',
+  FNSHIFT_BENCH_TALLY: 'A file given to the tally is not a bench result',
 } as const;
 
 export type BenchErrorCode = keyof typeof benchErrorCodes;

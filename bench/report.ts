@@ -258,7 +258,8 @@ export function formatTable(results: readonly ContenderResult[]): string {
   return alignColumns([header, ...rows], rightAligned);
 }
 
-function alignColumns(rows: readonly string[][], rightAligned: ReadonlySet<number>): string {
+/** Pads every column to its widest cell; the columns in `rightAligned` (by index) are padded on the left. */
+export function alignColumns(rows: readonly string[][], rightAligned: ReadonlySet<number>): string {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length)));
   return rows
     .map((row) =>
@@ -298,7 +299,7 @@ export function formatGoals(results: readonly ContenderResult[], of = 'fnshift')
   return alignColumns([header, ...rows], new Set([1, 3]));
 }
 
-function formatRatio(ratio: number | null, missing = 'n/a'): string {
+export function formatRatio(ratio: number | null, missing = 'n/a'): string {
   return ratio === null ? missing : `${ratio.toFixed(2)}×`;
 }
 
@@ -418,7 +419,7 @@ function measuresNote(cores: number): string {
   ].join('\n');
 }
 
-function indent(text: string): string {
+export function indent(text: string): string {
   return text
     .split('\n')
     .map((line) => `  ${line}`)

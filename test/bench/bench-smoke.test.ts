@@ -9,6 +9,7 @@ import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BenchReport } from '../../bench/report.ts';
+import { reportProblem } from '../../bench/tally.ts';
 import { isWrkInstalled } from '../../bench/wrk.ts';
 
 const runScript = fileURLToPath(new URL('../../bench/run.ts', import.meta.url));
@@ -54,6 +55,7 @@ function assertWellFormed(stdout: string, report: BenchReport): void {
     assert.ok(probe.worst.lostPercent >= 0 && probe.worst.lostPercent <= 100);
   }
   assert.equal(report.schemaVersion, 1);
+  assert.equal(reportProblem(report), undefined, '`npm run bench:tally` reads what the bench writes');
   assert.equal(report.machine.node, process.version);
   assert.equal(report.settings.rounds, 1);
   assert.ok(report.settings.originBodyBytes > 2500, 'the origin answers a ~3 KB body');
