@@ -51,7 +51,11 @@ export function emptyState(): State {
 
 export type LoadResult = { state: State; warning?: string };
 
-/** A missing file is a fresh start; a corrupt one is reported and ignored, so the config alone rules. */
+/**
+ * A missing file is a fresh start. A corrupt one is reported and ignored, so the config alone rules; it is
+ * first moved aside, not left for the next admin change to overwrite, so whoever reads the warning can
+ * still see what was in it.
+ */
 export async function loadState(file: string): Promise<LoadResult> {
   await removeStaleTempFiles(file);
   let text: string;
@@ -65,19 +69,31 @@ export async function loadState(file: string): Promise<LoadResult> {
   try {
     raw = JSON.parse(text);
   } catch (error) {
-    return {
-      state: emptyState(),
-      warning: `state file ${file} is not JSON (${(error as Error).message}); using the config's weights`,
-    };
+    return ignoreCorrupt(file, `is not JSON (${(error as Error).message})`);
   }
   const parsed = stateSchema.safeParse(raw);
   if (!parsed.success) {
-    return {
-      state: emptyState(),
-      warning: `state file ${file} is invalid (${parsed.error.issues[0]?.message}); using the config's weights`,
-    };
+    const issue = parsed.error.issues[0];
+    return ignoreCorrupt(file, `is invalid (${issue?.path.join('.') || 'top level'}: ${issue?.message})`);
   }
   return { state: parsed.data };
+}
+
+async function ignoreCorrupt(file: string, problem: string): Promise<LoadResult> {
+  // A name of its own, so that an earlier corrupt file kept here is never replaced by this one.
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const aside = `${file}.corrupt-${stamp}-${randomBytes(3).toString('hex')}`;
+  let kept: string;
+  try {
+    await rename(file, aside);
+    kept = `moved to ${aside}`;
+  } catch (error) {
+    kept = `left in place, not moved aside: ${(error as Error).message}`;
+  }
+  return {
+    state: emptyState(),
+    warning: `state file ${file} ${problem}; using the config's weights (${kept})`,
+  };
 }
 
 /** Temp files left by a process killed mid-write; only ours (same name pattern) are removed. */

@@ -1,6 +1,6 @@
 // Runtime state survives kill -9 (reliability §3 J1, J2): an acknowledged weight is on disk before the
 // 200, a kill during a write leaves the old or the new state and never a torn or empty file, and a
-// corrupt state file at start is ignored loudly in favour of the config's weights.
+// corrupt state file at start is moved aside and ignored loudly in favour of the config's weights.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -151,6 +151,11 @@ for (const [what, corrupt] of [
     const proc = await startFnshiftProcess(t, file);
     const warning = await proc.waitForLog((l) => String(l.msg).includes('STATE IGNORED'), 2000);
     assert.equal(warning.level, 40, 'logged as a warning');
+    // Nothing is lost: the corrupt bytes are kept aside, where the next admin change cannot overwrite them.
+    const aside = (await readdir(dir)).filter((name) => name.startsWith('state.json.corrupt-'));
+    assert.equal(aside.length, 1);
+    assert.match(String(warning.msg), new RegExp(`moved to .*${aside[0]}`));
+    assert.equal(await readFile(join(dir, aside[0]!), 'utf8'), corrupt);
     const route = await getRoute(proc.adminUrl, 'recommend');
     assert.equal(route.weight, 10);
     assert.equal(route.weightSource, 'config');
