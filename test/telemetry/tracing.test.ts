@@ -237,6 +237,31 @@ test('fnshift run traces requests over OTLP/protobuf when an endpoint is configu
     assert.equal(only(spans, isServer).parentSpanId, '');
   });
 
+  await t.test(
+    'starts a new trace, and relays none of it, when the caller’s traceparent is garbage',
+    async () => {
+      const garbage = [
+        'garbage',
+        `00-${'0'.repeat(32)}-${'1'.repeat(16)}-01`, // the all-zero trace id W3C forbids
+        `00-${'a'.repeat(32)}-${'0'.repeat(16)}-01`, // the all-zero parent id
+        `ff-${'a'.repeat(32)}-${'b'.repeat(16)}-01`, // version ff is invalid
+        `00-${'A'.repeat(32)}-${'b'.repeat(16)}-01`, // upper-case hex
+        `00-${'a'.repeat(31)}-${'b'.repeat(16)}-01`,
+        '\u00ff\u00fe-obs-text',
+      ];
+      for (const traceparent of garbage) {
+        const reply = await send(`${traced.fnshift.dataUrl}/api/recommend/odd`, { headers: { traceparent } });
+        assert.equal(reply.status, 200, traceparent);
+        const received = String(traced.recommend.received.at(-1)!.headers.traceparent);
+        assert.match(received, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, traceparent);
+        const traceId = received.split('-')[1]!;
+        assert.ok(!traceparent.includes(traceId), `the garbage's trace id went on: ${traceparent}`);
+        const spans = await traced.waitForTrace(traceId, 2);
+        assert.equal(only(spans, isServer).parentSpanId, '', traceparent);
+      }
+    },
+  );
+
   await t.test('propagates an unsampled caller’s trace without exporting its spans', async () => {
     const unsampled = newTraceparent('00');
     await send(`${traced.fnshift.dataUrl}/api/recommend/quiet`, {
